@@ -1,0 +1,312 @@
+"""LLM plumbing: parse ASSAY_LLM specs, build LangChain chat models, stream grounded answers."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from app.prompts import ANSWER_SYSTEM, ANSWER_USER, CANNOT_ANSWER, CONDENSE, CONDENSE_USER, format_passages
+from app.schema import Passage
+
+log = logging.getLogger(__name__)
+
+PROVIDERS = ("openai", "ollama", "local")
+OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
+OLLAMA_DEFAULT_URL = "http://127.0.0.1:11434"
+NO_KEY = "sk-no-key"
+TIMEOUT = 120.0  # seconds to wait for a reply; CPU-only models can be slow
+CONNECT_TIMEOUT = 5.0
+EXAMPLES = (
+    "openai:gpt-4o-mini, openai:qwen2.5@http://127.0.0.1:8080/v1, "
+    "ollama:llama3.2, ollama:llama3.2@http://127.0.0.1:11434, local:/models/model.gguf"
+)
+_SPEC = re.compile(r"(?P<model>[^@\s]+)(?:@(?P<url>\S+))?")
+
+
+class LLMError(RuntimeError):
+    """The LLM endpoint failed; the message says what to do and never contains a key."""
+
+
+@dataclass(frozen=True)
+class LLMSpec:
+    provider: str  # openai | ollama | local
+    model: str  # model name; for local, the .gguf path
+    base_url: str | None = None  # None: the provider's default
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.model}" + (f"@{self.base_url}" if self.base_url else "")
+
+
+def parse_spec(spec: str) -> LLMSpec:
+    """Parse `openai:MODEL[@URL]`, `ollama:MODEL[@URL]` or `local:/path/model.gguf`."""
+    provider, sep, rest = (spec or "").strip().partition(":")
+    provider = provider.lower()
+    if not sep or provider not in PROVIDERS or not rest.strip():
+        raise ValueError(f"invalid LLM spec {spec!r}; expected e.g. {EXAMPLES}")
+    if provider == "local":
+        path = os.path.expanduser(rest.strip())
+        if not path.lower().endswith(".gguf"):
+            raise ValueError(f"invalid LLM spec {spec!r}: local needs a .gguf file, e.g. local:/models/model.gguf")
+        return LLMSpec("local", path)
+    m = _SPEC.fullmatch(rest.strip())
+    if not m:
+        raise ValueError(f"invalid LLM spec {spec!r}; expected e.g. {EXAMPLES}")
+    url = m["url"]
+    if url is not None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"invalid LLM URL in {spec!r}; expected e.g. {provider}:MODEL@http://127.0.0.1:8080/v1")
+        if parts.username or parts.password:
+            raise ValueError("put credentials in ASSAY_LLM_API_KEY, not in the LLM URL")
+        url = url.rstrip("/")
+    return LLMSpec(provider, m["model"], url)
+
+
+def _api_key() -> str:
+    return os.environ.get("ASSAY_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or NO_KEY
+
+
+def _endpoint(spec: LLMSpec) -> str:
+    if spec.provider == "openai":
+        return spec.base_url or os.environ.get("OPENAI_BASE_URL", "").rstrip("/") or OPENAI_DEFAULT_URL
+    if spec.provider == "ollama":
+        return spec.base_url or OLLAMA_DEFAULT_URL
+    return local_server(spec.model).base_url
+
+
+def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400):
+    """A streaming LangChain chat model for `spec` (starts the in-process server for local:)."""
+    if spec.provider == "ollama":
+        from langchain_ollama import ChatOllama
+
+        return ChatOllama(
+            model=spec.model,
+            base_url=_endpoint(spec),
+            temperature=temperature,
+            num_predict=max_tokens,
+            client_kwargs={"timeout": TIMEOUT},
+        )
+    import httpx
+    from langchain_openai import ChatOpenAI
+
+    # Our own in-process server needs no key; never send a real one to it.
+    key = NO_KEY if spec.provider == "local" else _api_key()
+    return ChatOpenAI(
+        model=Path(spec.model).stem if spec.provider == "local" else spec.model,
+        base_url=_endpoint(spec),
+        api_key=key,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        streaming=True,
+        timeout=httpx.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT),
+        max_retries=1,
+    )
+
+
+def _messages(system: str, user: str) -> list:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
+    return [SystemMessage(system), HumanMessage(user)]
+
+
+def stream_answer(
+    spec: LLMSpec, question: str, passages: list[Passage], *, temperature: float = 0.0, max_tokens: int = 400
+) -> Iterator[str]:
+    """Yield answer text deltas as the model writes them, grounded in `passages`."""
+    if not passages:
+        yield CANNOT_ANSWER
+        return
+    model = chat_model(spec, temperature=temperature, max_tokens=max_tokens)
+    user = ANSWER_USER.format(passages=format_passages(passages), question=question.strip())
+    try:
+        for chunk in model.stream(_messages(ANSWER_SYSTEM, user)):
+            if text := str(chunk.text):
+                yield text
+    except Exception as exc:
+        _raise_llm_error(exc, spec)
+        raise
+
+
+def complete_answer(spec: LLMSpec, question: str, passages: list[Passage], **kw) -> str:
+    """The whole answer as one string."""
+    return "".join(stream_answer(spec, question, passages, **kw))
+
+
+_PREFIX = re.compile(r"^(?:standalone\s+|search\s+|rewritten\s+)?(?:query|question)\s*:\s*", re.IGNORECASE)
+
+
+def condense_question(spec: LLMSpec, question: str, history: list[str], *, max_turns: int = 6) -> str:
+    """Rewrite a follow-up into a standalone search query; the question itself if there is no history."""
+    turns = [h.strip() for h in history if h and h.strip()][-max_turns:]
+    if not turns:
+        return question
+    user = CONDENSE_USER.format(history="\n".join(f"- {t}" for t in turns), question=question.strip())
+    try:
+        reply = chat_model(spec, max_tokens=64).invoke(_messages(CONDENSE, user))
+    except Exception as exc:
+        _raise_llm_error(exc, spec)
+        raise
+    lines = [ln.strip() for ln in str(reply.text).splitlines() if ln.strip()]
+    query = _PREFIX.sub("", lines[0]).strip().strip("\"'`*“”‘’ ").strip() if lines else ""
+    if not query or len(query) > 300 + len(question):
+        return question
+    return query
+
+
+# ---------------------------------------------------------------- errors
+
+
+def _scrub(text: str) -> str:
+    for key in {os.environ.get("ASSAY_LLM_API_KEY"), os.environ.get("OPENAI_API_KEY")} - {None, ""}:
+        text = text.replace(key, "***")
+    text = re.sub(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+", r"\1***", text)
+    text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
+    return text[:300]
+
+
+def _display(url: str) -> str:
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def _refused(exc: BaseException | None) -> bool:
+    while exc is not None:
+        if isinstance(exc, ConnectionRefusedError) or "refused" in str(exc).lower():
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _raise_llm_error(exc: Exception, spec: LLMSpec) -> None:
+    """Raise an actionable LLMError for transport/HTTP failures; return for anything else."""
+    import httpx
+
+    try:
+        import openai
+    except ImportError:
+        openai = None
+    try:
+        import ollama
+    except ImportError:
+        ollama = None
+    if isinstance(exc, LLMError):
+        raise exc
+    url = _display(_endpoint(spec)) if spec.provider != "local" else _display(_local_url(spec.model))
+    fix = "start the server or unset ASSAY_LLM to use the offline writer"
+    msg = None
+    if (openai and isinstance(exc, openai.APITimeoutError)) or isinstance(exc, httpx.TimeoutException):
+        msg = f"LLM endpoint {url} timed out — check the server load or unset ASSAY_LLM to use the offline writer"
+    elif (openai and isinstance(exc, openai.APIConnectionError)) or isinstance(exc, (ConnectionError, httpx.TransportError)):
+        why = "connection refused" if _refused(exc) else f"connection failed: {type(exc).__name__}"
+        msg = f"LLM endpoint {url} is not reachable ({why}) — {fix}"
+    elif openai and isinstance(exc, openai.AuthenticationError):
+        msg = f"LLM endpoint {url} rejected the API key (HTTP 401) — set ASSAY_LLM_API_KEY or OPENAI_API_KEY"
+    elif openai and isinstance(exc, openai.NotFoundError):
+        msg = (
+            f"LLM endpoint {url} returned HTTP 404 for model {spec.model!r} — check the model name "
+            f"and that the URL ends in /v1 ({_scrub(str(exc))})"
+        )
+    elif openai and isinstance(exc, openai.APIStatusError):
+        msg = f"LLM endpoint {url} returned HTTP {exc.status_code}: {_scrub(str(exc))}"
+    elif ollama and isinstance(exc, ollama.ResponseError):
+        hint = f" — run `ollama pull {spec.model}`" if exc.status_code == 404 else ""
+        msg = f"Ollama at {url} returned HTTP {exc.status_code}: {_scrub(str(exc.error))}{hint}"
+    if msg:
+        raise LLMError(msg) from None  # the cause may carry request headers; keep it out of tracebacks
+
+
+# ---------------------------------------------------------------- local llama.cpp server
+
+
+@dataclass
+class LocalServer:
+    """An in-process llama.cpp server (xllamacpp) listening on 127.0.0.1."""
+
+    model_path: str
+    base_url: str  # http://127.0.0.1:PORT/v1
+    _server: object = field(default=None, repr=False)
+
+    def stop(self) -> None:
+        """Stop the server; xllamacpp has no stop(), dropping the last reference joins its threads."""
+        self._server = None
+
+
+def start_local_server(
+    model_path: str, *, n_ctx: int = 8192, n_parallel: int = 2, n_threads: int = -1, ready_timeout: float = 120.0
+) -> LocalServer:
+    """Start a new in-process llama.cpp server for `model_path` on a free loopback port and wait until ready."""
+    path = os.path.abspath(os.path.expanduser(model_path))
+    if not os.path.isfile(path):
+        raise LLMError(f"GGUF model not found: {path}")
+    try:
+        import xllamacpp
+    except ImportError:
+        raise LLMError("local: needs xllamacpp — pip install 'assay[llm]'") from None
+    params = xllamacpp.CommonParams()
+    params.model.path = path
+    params.hostnames = ["127.0.0.1"]
+    params.port = 0  # the OS picks a free port; listening_address reports it
+    params.n_ctx = n_ctx
+    params.n_parallel = n_parallel
+    params.kv_unified = True  # every slot may use the whole context, slots share the cache
+    params.cpuparams.n_threads = n_threads
+    params.cpuparams_batch.n_threads = n_threads
+    params.verbosity = int(os.environ.get("ASSAY_LLAMA_VERBOSITY", "1"))  # 1 = errors only; llama.cpp logs to stderr
+    t0 = time.monotonic()
+    log.info("starting llama.cpp server for %s", path)
+    try:
+        server = xllamacpp.Server(params)  # blocks until the model is loaded
+    except Exception as exc:
+        raise LLMError(f"llama.cpp could not load {path}: {exc}") from None
+    root = server.listening_address.rstrip("/")
+    deadline = t0 + ready_timeout
+    while True:
+        try:
+            with urllib.request.urlopen(root + "/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise LLMError(f"llama.cpp server at {root} not ready after {ready_timeout:.0f}s")
+        time.sleep(0.1)
+    log.info("llama.cpp server ready at %s in %.1fs", root, time.monotonic() - t0)
+    return LocalServer(path, root + "/v1", server)
+
+
+_servers: dict[str, LocalServer] = {}
+_servers_lock = threading.Lock()
+
+
+def _local_url(model_path: str) -> str:
+    srv = _servers.get(os.path.abspath(os.path.expanduser(model_path)))
+    return srv.base_url if srv else "local llama.cpp server"
+
+
+def local_server(model_path: str) -> LocalServer:
+    """The process-wide server for `model_path`, started on first use."""
+    path = os.path.abspath(os.path.expanduser(model_path))
+    with _servers_lock:
+        if path not in _servers:
+            _servers[path] = start_local_server(path)
+        return _servers[path]
+
+
+def stop_local_servers() -> None:
+    """Stop every server started by local_server()."""
+    with _servers_lock:
+        while _servers:
+            _servers.popitem()[1].stop()
+
+
+# Stop servers before interpreter teardown; letting GC destroy them late can crash in native code.
+atexit.register(stop_local_servers)

@@ -1,0 +1,183 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused by reciprocal rank, de-duplicated."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.config import Settings
+from ingest.index import Index, date_int
+
+from .schema import Passage
+
+RRF_K = 60
+_WORDS = re.compile(r"\w+")
+
+
+@dataclass
+class Filters:
+    articles: list[str] | None = None  # article ids to search in
+    since: str | None = None  # YYYY-MM-DD, inclusive
+    until: str | None = None
+
+    def chroma_where(self) -> dict | None:
+        clauses = []
+        if self.articles:
+            clauses.append({"article_id": {"$in": list(self.articles)}})
+        if self.since:
+            clauses.append({"published_int": {"$gte": date_int(self.since)}})
+        if self.until:
+            clauses.append({"published_int": {"$lte": _end_of(self.until)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def bounds(self) -> tuple[int | None, int | None]:
+        return (date_int(self.since) or None, _end_of(self.until) if self.until else None)
+
+
+def _end_of(day: str) -> int:
+    """Inclusive upper bound: "2024" -> 20241299, "2024-06" -> 20240699."""
+    n = date_int(day)
+    digits = day.replace("-", "")
+    if len(digits) <= 4:
+        return n + 1299
+    if len(digits) <= 6:
+        return n + 99
+    return n
+
+
+def _passage(cid: str, doc: str, meta: dict) -> Passage:
+    return Passage(
+        chunk_id=cid,
+        article_id=meta.get("article_id", ""),
+        text=doc,
+        char_start=int(meta.get("char_start", 0)),
+        char_end=int(meta.get("char_end", 0)),
+        title=meta.get("title", ""),
+        heading=meta.get("heading", ""),
+        published=meta.get("published", ""),
+        publisher=meta.get("publisher", ""),
+        source_url=meta.get("source_url", ""),
+        author=meta.get("author", ""),
+    )
+
+
+def _shingles(text: str) -> set:
+    words = _WORDS.findall(text.lower())
+    return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
+
+
+class Engine:
+    """One per process: the index, the model, caches. Safe to share between threads for reading."""
+
+    def __init__(self, settings: Settings | None = None, index: Index | None = None):
+        self.settings = settings or Settings.from_env()
+        self.index = index or Index(self.settings)
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._scache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # -- embeddings with small LRU caches (queries and answer sentences repeat a lot) ------
+    def embed(self, texts: list[str], cache: str = "s") -> np.ndarray:
+        from ingest.embed import encode
+
+        store = self._qcache if cache == "q" else self._scache
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in store]
+        if missing:
+            vecs = encode(self.settings.model, missing, self.settings.batch_size)
+            with self._lock:
+                for t, v in zip(missing, vecs):
+                    store[t] = v
+                while len(store) > 20000:
+                    store.popitem(last=False)
+        with self._lock:
+            return np.stack([store[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+
+    # -- the two sides ---------------------------------------------------------------------
+    def dense(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[Passage, float]]:
+        qv = self.embed([query], cache="q")[0]
+        col = self.index.chunks
+        count = col.count()
+        if count == 0:
+            return []
+        res = col.query(
+            query_embeddings=[qv.tolist()],
+            n_results=min(n, count),
+            where=(filters.chroma_where() if filters else None),
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (_passage(cid, doc, meta), 1.0 - float(dist))
+            for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
+        ]
+
+    def lexical(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        lex = self.index.lexical()
+        mask = None
+        if filters:
+            since, until = filters.bounds()
+            mask = lex.mask(filters.articles, since, until)
+        return [(lex.ids[h.row], h.score) for h in lex.search(query, n, mask)]
+
+    # -- fused -------------------------------------------------------------------------------
+    def retrieve(self, query: str, k: int = 6, filters: Filters | None = None, fetch: int = 30, timings: dict | None = None) -> list[Passage]:
+        """Top-k passages for `query`: RRF of dense and BM25, near-duplicates collapsed, articles mixed."""
+        t0 = time.perf_counter()
+        dense = self.dense(query, fetch, filters)
+        t1 = time.perf_counter()
+        lexical = self.lexical(query, fetch, filters)
+        t2 = time.perf_counter()
+        by_id: dict[str, Passage] = {p.chunk_id: p for p, _ in dense}
+        fused: dict[str, float] = {}
+        for rank, (p, _s) in enumerate(dense, 1):
+            p.dense_rank = rank
+            fused[p.chunk_id] = fused.get(p.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+        lex_rank = {}
+        for rank, (cid, _s) in enumerate(lexical, 1):
+            lex_rank[cid] = rank
+            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+        missing = [cid for cid in lex_rank if cid not in by_id]
+        if missing:
+            got = self.index.chunks.get(ids=missing, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                by_id[cid] = _passage(cid, doc, meta)
+        for cid, rank in lex_rank.items():
+            if cid in by_id:
+                by_id[cid].lexical_rank = rank
+        ranked = sorted((c for c in fused if c in by_id), key=lambda c: -fused[c])
+        out = self._diversify([by_id[c] for c in ranked], fused, k)
+        if timings is not None:
+            timings["dense"] = t1 - t0
+            timings["lexical"] = t2 - t1
+            timings["retrieve"] = time.perf_counter() - t0
+        return out
+
+    @staticmethod
+    def _diversify(candidates: list[Passage], fused: dict[str, float], k: int) -> list[Passage]:
+        """Drop near-duplicates (same sentences in two places); nudge repeats of one article down."""
+        chosen: list[Passage] = []
+        shingles: list[set] = []
+        per_article: dict[str, int] = {}
+        pool = list(candidates)
+        while pool and len(chosen) < k:
+            best, best_score = None, -1.0
+            for p in pool[: 3 * k]:
+                score = fused[p.chunk_id] * (0.9 ** per_article.get(p.article_id, 0))
+                if score > best_score:
+                    best, best_score = p, score
+            pool.remove(best)
+            sh = _shingles(best.text)
+            if any(len(sh & o) / max(1, min(len(sh), len(o))) > 0.8 for o in shingles):
+                continue
+            best.score = best_score
+            chosen.append(best)
+            shingles.append(sh)
+            per_article[best.article_id] = per_article.get(best.article_id, 0) + 1
+        return chosen

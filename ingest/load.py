@@ -1,0 +1,708 @@
+"""Files -> Article: decode, strip page debris and markup, keep structure as blocks, read metadata.
+
+Example:
+    >>> art = load_article("corpus/usgs_mcs2025_rare_earths.md", root="corpus")
+    >>> art.id, art.meta["published"], art.blocks[0].kind
+    ('usgs_mcs2025_rare_earths.md', '2025-01', 'heading')
+
+Every format ends in the same list of pieces (kind, cleaned one-line text, level), which
+`_assemble` turns into `Article.text` and its `Block` offsets in one pass.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import errno
+import html
+import io
+import os
+import re
+import stat
+import textwrap
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Iterator
+
+from .article import META_KEYS, Article, Block, LoadError
+
+SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+DEFAULT_MAX_BYTES = 25 * 1024 * 1024
+_MB = 1024 * 1024
+
+Piece = tuple[str, str, int]  # (kind, cleaned text, heading level)
+
+_TERMINAL = tuple(".?!:;,")
+_BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣]|\d{1,3}[.)])\s+")
+_DEBRIS_LINE = re.compile(
+    r"(?i)^(?:\d+\s+)?(?:comments?|likes?|views?|shares?|share(?: this(?: post| article| page)?)?|"
+    r"recent posts|see all|log ?in|sign (?:in|up)|subscribe|write a comment|all posts|related posts|"
+    r"post not marked as liked|follow us|back to top|tags?:?|print|email|facebook|twitter|linkedin|reply)$"
+)
+
+
+# ---------------------------------------------------------------- public API
+
+
+def load_article(path: str | Path, root: str | Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Article:
+    """Load one .txt/.md/.html/.pdf file as an Article, or raise LoadError with a one-line reason."""
+    p = Path(path)
+    where = str(p)
+    raw = _read(p, max_bytes)
+    suffix = p.suffix.lower()
+    meta: dict = {}
+    if suffix == ".pdf":
+        pieces, meta = _from_pdf(raw, where)
+    elif suffix in (".html", ".htm"):
+        pieces, meta = _from_html(_decode(raw, where), where)
+    else:
+        body, meta = _front_matter(_decode(raw, where), where)
+        pieces = _from_markdown(body) if suffix in (".md", ".markdown") else _from_plain(body, meta)
+    pieces = [pc for pc in pieces if not _is_debris(pc)]
+    if not pieces:
+        raise LoadError(where, "no article text left after cleaning (only markup or page debris)")
+    if not meta.get("title"):
+        meta["title"] = _fallback_title(pieces, p)
+    text, blocks = _assemble(pieces)
+    return Article(id=_article_id(p, root), path=str(p.absolute()), text=text, blocks=blocks,
+                   meta={k: meta[k] for k in META_KEYS if meta.get(k)})
+
+
+def iter_article_paths(inputs: list[str | Path]) -> Iterator[tuple[Path, Path | None]]:
+    """Yield (file, root): supported files of folders (recursively, sorted, no hidden entries), explicit files as given."""
+    for item in inputs:
+        top = Path(item)
+        if not top.is_dir():
+            yield top, None  # explicit file: load_article explains what is wrong with it
+            continue
+        seen: set[str] = set()
+        for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if real in seen:  # a symlink loop or a second link to the same folder
+                dirnames[:] = []
+                continue
+            seen.add(real)
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in sorted(filenames):
+                if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+                    yield Path(dirpath) / name, top
+
+
+# ---------------------------------------------------------------- reading and decoding
+
+
+def _read(p: Path, max_bytes: int) -> bytes:
+    """Read the file's bytes after checking what it is and how big it is."""
+    where = str(p)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise LoadError(where, "broken symlink (its target does not exist)" if p.is_symlink() else "no such file") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise LoadError(where, "symlink loop — fix or remove the link") from None
+        raise LoadError(where, f"cannot open: {e.strerror or e}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise LoadError(where, "is a directory, not a file — pass it as an input folder instead")
+    if not stat.S_ISREG(st.st_mode):
+        raise LoadError(where, "not a regular file")
+    if p.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise LoadError(where, f"unsupported file type '{p.suffix or p.name}' — use one of {', '.join(SUPPORTED_SUFFIXES)}")
+    if st.st_size > max_bytes:
+        raise LoadError(where, f"file is {_size(st.st_size)}, over the {_size(max_bytes, limit=True)} limit "
+                               "— raise ASSAY_MAX_FILE_MB or split it")
+    try:
+        raw = p.read_bytes()
+    except PermissionError:
+        raise LoadError(where, "permission denied — check the file's read permissions") from None
+    except OSError as e:
+        raise LoadError(where, f"cannot read: {e.strerror or e}") from None
+    if not raw.strip():
+        raise LoadError(where, "empty file" if not raw else "empty file (only whitespace)")
+    return raw
+
+
+def _size(n: int, limit: bool = False) -> str:
+    if n >= _MB // 10:
+        return f"{n / _MB:g} MB" if limit else f"{n / _MB:.1f} MB"
+    return f"{n} bytes"
+
+
+def _decode(raw: bytes, where: str) -> str:
+    """Bytes -> str: UTF-8 (BOM or not), UTF-16 (BOM or NUL pattern), else a detected charset; binary is refused."""
+    if raw.startswith(codecs.BOM_UTF8):
+        text = raw[3:].decode("utf-8", errors="replace")
+    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        text = raw.decode("utf-16", errors="replace")
+    elif enc := _utf16_by_nuls(raw):
+        text = raw.decode(enc, errors="replace")
+    elif b"\x00" in raw:
+        raise LoadError(where, "looks binary, not text (contains NUL bytes) — is the file extension right?")
+    else:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = _decode_legacy(raw)
+    sample = text[:65536]
+    controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
+    if controls > 0.05 * len(sample):
+        raise LoadError(where, "looks binary, not text (many control characters) — is the file extension right?")
+    text = _normalise_text(text)
+    if not text.strip():
+        raise LoadError(where, "empty file (only whitespace)")
+    return text
+
+
+def _utf16_by_nuls(raw: bytes) -> str | None:
+    """BOM-less UTF-16 of mostly-ASCII text has a NUL in every other byte."""
+    if len(raw) < 8:
+        return None
+    even, odd = raw[0::2], raw[1::2]
+    nul_even, nul_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if nul_odd > 0.4 and nul_even < 0.05:
+        return "utf-16-le"
+    if nul_even > 0.4 and nul_odd < 0.05:
+        return "utf-16-be"
+    return None
+
+
+def _decode_legacy(raw: bytes) -> str:
+    try:
+        from charset_normalizer import from_bytes
+
+        results = from_bytes(raw)
+        best = results.best()
+        if best is not None:
+            # On short texts several code pages tie; Western (cp1252) is by far the likeliest of them.
+            western = [m for m in results if m.encoding in ("cp1252", "latin_1", "iso8859_15")
+                       and m.chaos <= best.chaos and m.coherence >= best.coherence]
+            return str(western[0] if western else best)
+    except Exception:  # a detector failure must not stop the load: latin-1 decodes anything
+        pass
+    return raw.decode("latin-1")
+
+
+def _normalise_text(text: str) -> str:
+    """Unify line endings and drop control characters (keeping tabs and newlines)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+
+
+def _clean(s: str) -> str:
+    """One block's text: NFC, no control/format characters, whitespace collapsed."""
+    s = unicodedata.normalize("NFC", s)
+    s = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s
+                if unicodedata.category(c) != "Cf")
+    return re.sub(r"\s+", " ", s).strip()
+
+
+# ---------------------------------------------------------------- metadata
+
+
+def _front_matter(text: str, where: str) -> tuple[str, dict]:
+    """Split YAML front matter off the body; broken YAML is ignored, not fatal."""
+    import yaml
+
+    m = re.match(r"\A\ufeff?---[ \t]*\n(.*?)\n(?:---|\.\.\.)[ \t]*(?:\n|\Z)", text, re.S)
+    if not m:
+        return text, {}
+    try:
+        data = yaml.safe_load(m.group(1))
+    except yaml.YAMLError:
+        data = {}  # fenced like front matter but unparsable: drop it, keep the body
+    if not isinstance(data, dict):
+        if data:  # a "---" rule around ordinary text, not front matter
+            return text, {}
+        data = {}
+    body = text[m.end():]
+    if not body.strip():
+        raise LoadError(where, "no article text after front matter")
+    return body, _meta_from(data)
+
+
+_META_ALIASES = {
+    "title": "title", "headline": "title",
+    "author": "author", "authors": "author", "creator": "author", "byline": "author",
+    "date": "published", "published": "published", "pubdate": "published", "date_published": "published",
+    "published_time": "published",
+    "updated": "updated", "modified": "updated", "last_modified": "updated", "date_modified": "updated",
+    "modified_time": "updated",
+    "publisher": "publisher", "sitename": "publisher", "site_name": "publisher",
+    "source": "source_url", "source_url": "source_url", "url": "source_url", "hostname": None,
+    "license": "license", "licence": "license", "rights": "license",
+}
+
+
+def _meta_from(data: dict) -> dict:
+    """Map loose metadata keys and values onto META_KEYS."""
+    meta: dict = {}
+    for key, value in data.items():
+        target = _META_ALIASES.get(str(key).strip().lower())
+        if not target or value in (None, "", []) or target in meta:
+            continue
+        if target in ("published", "updated"):
+            value = _norm_date(value)
+        elif target == "source_url":
+            found = re.search(r"https?://[^\s\"'<>)\]]+", str(value))
+            value = found.group(0) if found else None
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(_clean(str(v)) for v in value if v)
+        else:
+            value = _clean(str(value))
+        if value:
+            meta[target] = value
+    return meta
+
+
+def _norm_date(value) -> str | None:
+    """A date-ish value -> 'YYYY-MM-DD' (or 'YYYY-MM' when no day is known); None if it is not a date."""
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.strftime("%Y-%m-%d")
+    s = _clean(str(value))
+    if m := re.match(r"(\d{4})-(\d{2})-(\d{2})\b", s):
+        return m.group(0)
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", s) or re.match(r"(\d{4})-(\d{2})\b(?!-)", s):
+        return f"{m.group(1)}-{m.group(2)}"
+    if not re.search(r"\b\d{4}\b", s):  # dateutil would invent a year
+        return None
+    from dateutil import parser
+
+    try:
+        a = parser.parse(s, default=dt.datetime(2000, 1, 1))
+        b = parser.parse(s, default=dt.datetime(2000, 1, 2))
+    except (ValueError, OverflowError, TypeError):
+        return None
+    return a.strftime("%Y-%m") if a.day != b.day else a.strftime("%Y-%m-%d")
+
+
+def _fallback_title(pieces: list[Piece], p: Path) -> str:
+    """First level-1 heading, else the file name made readable."""
+    for kind, text, level in pieces:
+        if kind == "heading" and level == 1:
+            return text
+    stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", p.stem)
+    stem = re.sub(r"[-_]+", " ", stem).strip() or p.stem
+    return stem[:1].upper() + stem[1:]
+
+
+def _article_id(p: Path, root: str | Path | None) -> str:
+    if root is not None:
+        try:
+            return p.absolute().relative_to(Path(root).absolute()).as_posix()
+        except ValueError:
+            pass
+    return p.name
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _markdown():
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table")
+
+
+def _from_markdown(src: str, _md=None) -> list[Piece]:
+    """Markdown -> pieces, via markdown-it tokens (lists flattened, tables linearised)."""
+    md = _md or _markdown()
+    tokens = md.parse(src)
+    pieces: list[Piece] = []
+    item_depth, prefix, heading_level, max_level = 0, "", 0, 0
+    table: list[list[str]] | None = None
+    for tok in tokens:
+        t = tok.type
+        if t == "heading_open":
+            heading_level = int(tok.tag[1])
+        elif t == "list_item_open":
+            item_depth += 1
+            prefix = f"{tok.info}{tok.markup} " if tok.info else ""  # keep "3." of ordered items: it is cited
+        elif t == "list_item_close":
+            item_depth -= 1
+        elif t == "table_open":
+            table = []
+        elif t == "tr_open" and table is not None:
+            table.append([])
+        elif t == "table_close" and table is not None:
+            pieces += _linearise(table)
+            table = None
+        elif t == "inline":
+            text = _inline(tok)
+            if table is not None and table:
+                table[-1].append(text)
+            elif heading_level:
+                pieces.append(("heading", text, heading_level))
+                max_level = max(max_level, heading_level)
+                heading_level = 0
+            elif item_depth:
+                pieces.append(("item", _clean(prefix + text), 0))
+                prefix = ""
+            else:
+                level = min(6, max_level + 1) if max_level else 2
+                lead, rest = _bold_lead(tok)
+                if _heading_like(lead) and not rest:
+                    pieces.append(("heading", lead, level))
+                elif _heading_like(lead) and rest:  # "**Heading**" on its own line, text below it
+                    pieces += [("heading", lead, level), ("para", rest, 0)]
+                else:
+                    pieces.append(("para", text, 0))
+        elif t == "code_block":
+            # Indentation in converted web pages is layout, not code: parse it as markdown again.
+            pieces += _from_markdown(textwrap.dedent(tok.content), md)
+        elif t == "fence":
+            pieces.append(("para", _clean(tok.content), 0))
+        elif t == "html_block":
+            pieces.append(("para", _strip_tags(tok.content), 0))
+    return [pc for pc in pieces if pc[1]]
+
+
+def _inline(tok, children=None) -> str:
+    """Plain text of an inline token: link text kept, images and raw HTML dropped."""
+    parts = []
+    for c in tok.children or [] if children is None else children:
+        if c.type == "text":
+            parts.append(re.sub(r"\*\*+|__+", "", c.content))  # unmatched "**" that markdown left as text
+        elif c.type == "code_inline":
+            parts.append(c.content)
+        elif c.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif c.type == "html_inline" and re.match(r"(?i)<br\b", c.content):
+            parts.append(" ")
+    return _clean(_unlink("".join(parts)))
+
+
+def _unlink(s: str) -> str:
+    """Link syntax that markdown left as text (odd URLs, links split across blocks) -> link text."""
+    s = re.sub(r"\[([^\[\]]*)\]\((?:[^()\s]|\([^()\s]*\))*\)", r"\1", s)
+    s = re.sub(r"\[([^\[\]]*)\]\(\s*(?:https?:|mailto:|/)\S*", r"\1", s)  # URL broken by a space
+    return re.sub(r"\]\(\s*(?:https?:|mailto:|/)\S*", "", s)
+
+
+def _bold_lead(tok) -> tuple[str, str]:
+    """(bold first line, the rest) when a paragraph opens with a line that is entirely bold, else ("", "")."""
+    if re.fullmatch(r"\s*(\*\*|__)(?:(?!\1).)+?\1\s*", tok.content, re.S):  # also unparsed "**X **"
+        return _inline(tok), ""
+    kids = tok.children or []
+    if len(kids) < 4 or kids[0].type != "strong_open":
+        return "", ""
+    close = next((i for i, k in enumerate(kids) if k.type == "strong_close"), 0)
+    if close + 1 < len(kids) and kids[close + 1].type in ("softbreak", "hardbreak"):
+        return _inline(tok, kids[: close + 1]), _inline(tok, kids[close + 2:])
+    return "", ""
+
+
+def _strip_tags(fragment: str) -> str:
+    fragment = re.sub(r"(?is)<(script|style)\b.*?</\1\s*>", " ", fragment)
+    return _clean(_unlink(html.unescape(re.sub(r"<[^>]*>", " ", fragment))))
+
+
+def _linearise(rows: list[list[str]]) -> list[Piece]:
+    """Table -> one self-contained 'row' piece per data row: 'label: header: value; header: value'."""
+    if not rows:
+        return []
+    header, body = list(rows[0]), [list(r) for r in rows[1:]]
+    # A second header row: blank label under the header, or wordy cells under duplicated headers.
+    if body and any(body[0][1:]) and (not body[0][0] or (len(set(header[1:])) < len(header[1:])
+                                                        and not any(re.search(r"\d", c) for c in body[0]))):
+        sub = body.pop(0)
+        header = [_clean(f"{h} {s}") for h, s in zip(header, sub + [""] * len(header))]
+    pieces: list[Piece] = []
+    if header and header[0]:
+        pieces.append(("para", header[0], 0))  # the corner cell usually names the table
+    group = ""
+    for cells in body:
+        label, values = (cells[0] if cells else ""), cells[1:]
+        pairs = [f"{h}: {v}" if h else v for h, v in zip(header[1:] + [""] * len(values), values) if v]
+        if not pairs:
+            group = label  # a row with only a label names the rows below it
+            continue
+        name = f"{group} — {label}" if group and label else (label or group)
+        pieces.append(("row", _clean(f"{name}: {'; '.join(pairs)}" if name else "; ".join(pairs)), 0))
+    return pieces
+
+
+# ---------------------------------------------------------------- plain text (and PDF text)
+
+
+def _from_plain(body: str, meta: dict) -> list[Piece]:
+    """Plain text -> pieces: blog-scrape header and footer debris removed, wrapped lines rejoined."""
+    lines = [line.rstrip() for line in body.split("\n")]
+    while lines and (not lines[-1].strip() or _DEBRIS_LINE.match(_unbullet(lines[-1]))):
+        lines.pop()
+    lines = _take_blog_header(lines, meta)
+    return _plain_pieces(lines)
+
+
+def _unbullet(line: str) -> str:
+    return re.sub(r"^\s*(?:[-•*·|]\s*)+", "", line).strip()
+
+
+def _take_blog_header(lines: list[str], meta: dict) -> list[str]:
+    """A scraped post opens with a title line and a byline (author, date, 'N min read', 'Updated: date')."""
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None or not _heading_like(_clean(lines[first])):
+        return lines
+    fields: list[tuple[str, str, int]] = []
+    for j in range(first + 1, min(len(lines), first + 12)):
+        if not lines[j].strip():
+            continue
+        field = _byline_field(lines[j])
+        if field is None:
+            break
+        fields.append((*field, j))
+    dated = [f for f in fields if f[0] != "author"]
+    if not dated:  # no date or reading time: the first line is an ordinary heading
+        return lines
+    end = dated[-1][2]  # an author-like line after the last date is body text
+    for key, value, j in fields:
+        if j <= end and key in ("author", "published", "updated"):
+            meta.setdefault(key, value)
+    meta.setdefault("title", _clean(lines[first]))
+    return lines[end + 1:]
+
+
+def _byline_field(line: str) -> tuple[str, str] | None:
+    s = _clean(_unbullet(line))
+    if re.fullmatch(r"(?i)\d+\s*min(?:ute)?s?\.?\s*read", s):
+        return "read", s
+    if m := re.fullmatch(r"(?i)(?:last\s+)?(?:updated|modified|edited)(?:\s+on)?\s*:?\s*(.+)", s):
+        return ("updated", d) if (d := _norm_date(m.group(1))) else None
+    m = re.fullmatch(r"(?i)(?:published|posted|date)(?:\s+on)?\s*:?\s*(.+)", s)
+    candidate = m.group(1) if m else s
+    if len(candidate.split()) <= 5 and (d := _norm_date(candidate)):
+        return "published", d
+    if m := re.fullmatch(r"(?i)by\s+(.+)", s):
+        s = m.group(1)
+    if 1 <= len(s.split()) <= 4 and not re.search(r"\d", s) and not s.endswith(_TERMINAL):
+        return "author", s
+    return None
+
+
+def _heading_like(s: str) -> bool:
+    """Short, unpunctuated, not a list item, starts like a title."""
+    words = s.split()
+    wordy = sum(1 for w in words if re.search(r"[^\W\d_]{2}", w))  # table rows are mostly numbers and codes
+    return (bool(s) and len(words) <= 12 and wordy >= 2 * len(words) / 3 and not s.endswith(_TERMINAL)
+            and not _BULLET.match(s) and "@" not in s and (s[0].isupper() or s[0].isdigit() or s[0] in "§\"'“‘"))
+
+
+def _plain_pieces(lines: list[str]) -> list[Piece]:
+    """Group lines into headings, items and paragraphs; rejoin hard-wrapped and hyphen-broken lines."""
+    lengths = sorted(len(line.strip()) for line in lines if line.strip())
+    if not lengths:
+        return []
+    width = lengths[int(0.9 * (len(lengths) - 1))]
+    wrapped = width <= 130 and len(lengths) >= 8  # prose hard-wrapped (or extracted from PDF) at ~width
+    nonblank = [i for i, line in enumerate(lines) if line.strip()]
+    nxt = {a: b for a, b in zip(nonblank, nonblank[1:])}
+    pieces: list[list] = []
+    prev = ""  # the previous raw line, if it belongs to the open piece
+    for i, raw in enumerate(lines):
+        s = raw.strip()
+        if not s:
+            prev = ""
+            continue
+        after = lines[nxt[i]].strip() if i in nxt else ""
+        if _is_plain_heading(s, after, prev, wrapped, width):
+            pieces.append(["heading", s, 2])
+            prev = ""
+        elif _is_caption(s, after, lines[nxt[nxt[i]]].strip() if nxt.get(i) in nxt else "", prev, wrapped, width):
+            prev = ""  # an image caption before a heading: page furniture
+        elif _BULLET.match(s):
+            marker, text = _BULLET.match(s).group(0).strip(), _BULLET.sub("", s)
+            pieces.append(["item", f"{marker} {text}" if marker[0].isdigit() else text, 0])
+            prev = s
+        elif prev and _continues(prev, s, raw, pieces[-1][0], wrapped, width):
+            pieces[-1][1] = _join(pieces[-1][1], s)
+            prev = s
+        else:
+            pieces.append(["para", s, 0])
+            prev = s
+    out = []
+    for kind, text, level in pieces:
+        if wrapped:
+            text = re.sub(r"(?<=[a-z]) -(?=[a-z])", "-", text)  # "rare -earth" from PDF extraction
+        out.append((kind, _clean(text), level))
+    return out
+
+
+def _is_plain_heading(s: str, after: str, prev: str, wrapped: bool, width: int) -> bool:
+    """A heading-like line right before a longer, sentence-like line."""
+    if not _heading_like(s) or not after or (prev and wrapped and len(prev) >= 0.7 * width):
+        return False
+    return len(after) > len(s) and (len(after.split()) > 12 or after.endswith(tuple(".?!:;")))
+
+
+def _is_caption(s: str, after: str, after2: str, prev: str, wrapped: bool, width: int) -> bool:
+    """A wordy, unpunctuated standalone line followed by a heading (e.g. image alt text)."""
+    return (not prev and _heading_like(s) and len(s.split()) >= 4 and not re.search(r"\d", s)
+            and _is_plain_heading(after, after2, "", wrapped, width))
+
+
+def _continues(prev: str, s: str, raw: str, kind: str, wrapped: bool, width: int) -> bool:
+    """Whether line s continues the piece whose last line was prev."""
+    if _BULLET.match(s):
+        return False
+    if kind == "item" and raw[:1].isspace():
+        return True
+    if s[0].islower() and (re.search(r"[^\W\d_]-$", prev) or not prev.endswith(tuple(".?!:;"))):
+        return True
+    if re.search(r"\d$", prev) and s[0].isupper():  # a table line, not a wrapped sentence
+        return False
+    return wrapped and len(prev) >= 0.7 * width
+
+
+def _join(a: str, b: str) -> str:
+    if re.search(r"[^\W\d_]-$", a) and b[:1].islower():
+        return a[:-1] + b  # "miner-" + "als": a word broken at the line end
+    return f"{a} {b}"
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _from_html(src: str, where: str) -> tuple[list[Piece], dict]:
+    """HTML -> pieces via trafilatura's markdown output; meta from trafilatura, falling back to <title>."""
+    import trafilatura
+
+    try:
+        md = trafilatura.extract(src, output_format="markdown", include_tables=True, include_links=False,
+                                 include_images=False, include_comments=False, favor_recall=True)
+    except Exception:  # trafilatura chokes on some broken pages: fall back below
+        md = None
+    pieces = _from_markdown(md) if md else []
+    if not pieces:
+        pieces = _html_fallback(src)
+    if not pieces:
+        raise LoadError(where, "no readable text in the HTML page")
+    meta: dict = {}
+    try:
+        doc = trafilatura.extract_metadata(src)
+        if doc is not None:
+            meta = _meta_from({"title": doc.title, "author": doc.author, "date": doc.date,
+                               "sitename": doc.sitename, "url": doc.url, "license": doc.license})
+    except Exception:  # metadata is optional; the text is what matters
+        pass
+    if "updated" not in meta and (m := re.search(
+            r"<meta[^>]+(?:article:modified_time|dateModified|last-modified)[^>]+content=[\"']([^\"']+)", src, re.I)):
+        meta["updated"] = _norm_date(m.group(1))
+    if not meta.get("title") and (m := re.search(r"(?is)<title[^>]*>(.*?)</title>", src)):
+        meta["title"] = _strip_tags(m.group(1))
+    return pieces, meta
+
+
+def _html_fallback(src: str) -> list[Piece]:
+    """Leaf block elements of the page, minus navigation and scripts."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fromstring(src)
+    except Exception:  # unparsable even for lxml: nothing to extract
+        return []
+    for bad in root.xpath("//script|//style|//nav|//footer|//header|//aside|//noscript|//form"):
+        bad.drop_tree()
+    pieces: list[Piece] = []
+    blocks = {"h1", "h2", "h3", "h4", "h5", "h6", "p", "li", "td", "th", "pre", "blockquote", "dd", "dt"}
+    for el in root.iter(*blocks):
+        if any(d.tag in blocks for d in el.iterdescendants()):
+            continue
+        text = _clean(el.text_content())
+        if el.tag[0] == "h" and el.tag[1:].isdigit():
+            pieces.append(("heading", text, int(el.tag[1])))
+        else:
+            pieces.append(("item" if el.tag == "li" else "para", text, 0))
+    if not pieces and (body := root.find("body")) is not None:
+        pieces = [("para", _clean(body.text_content()), 0)]
+    return [pc for pc in pieces if pc[1]]
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def _from_pdf(raw: bytes, where: str) -> tuple[list[Piece], dict]:
+    """PDF -> pieces via pypdf text, page headers/footers dropped, lines rejoined like plain text."""
+    from pypdf import PdfReader
+
+    try:
+        reader = PdfReader(io.BytesIO(raw))
+        if reader.is_encrypted:
+            try:
+                opened = reader.decrypt("")
+            except Exception:  # unsupported crypto counts as locked
+                opened = 0
+            if not opened:
+                raise LoadError(where, "PDF is encrypted — remove the password and try again")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata or {}
+    except LoadError:
+        raise
+    except Exception as e:
+        raise LoadError(where, f"not a readable PDF (corrupt or truncated: {type(e).__name__}) — re-export it") from None
+    if not any(page.strip() for page in pages):
+        raise LoadError(where, "PDF has no extractable text (scanned images?) — OCR it first")
+    text = _normalise_text("\n".join(_strip_furniture(pages)))
+    pieces = _plain_pieces(text.split("\n"))
+    meta = _meta_from({"author": info.get("/Author"), "date": _pdf_date(info.get("/CreationDate"))})
+    title = _clean(str(info.get("/Title") or ""))
+    title = re.sub(r"^\S+\.pdf\s*[-–—:|]\s*", "", title, flags=re.I)  # "mcs2025.pdf - Mineral ..."
+    if title and not re.fullmatch(r"(?i)untitled|\S+\.(pdf|docx?|indd|tex)", title):
+        meta["title"] = title
+    else:
+        meta["title"] = next((t for k, t, _ in pieces if k == "heading"), pieces[0][1] if pieces else "")[:200]
+    return pieces, meta
+
+
+def _pdf_date(value) -> str | None:
+    m = re.match(r"D:(\d{4})(\d{2})?(\d{2})?", str(value or ""))
+    if not m:
+        return None
+    return "-".join(g for g in m.groups() if g)
+
+
+def _strip_furniture(pages: list[str]) -> list[str]:
+    """Drop lone page numbers and header/footer lines repeated across pages."""
+    split = [[line.rstrip() for line in page.split("\n") if line.strip()] for page in pages]
+
+    def edges(lines: list[str]) -> set[int]:
+        return set(range(min(3, len(lines)))) | set(range(max(0, len(lines) - 3), len(lines)))
+
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", line.strip().lower())
+
+    counts = Counter(k for lines in split for k in {key(lines[i]) for i in edges(lines)})
+    repeated = {k for k, n in counts.items() if len(pages) >= 3 and n >= max(2, len(pages) // 2)}
+    out = []
+    for lines in split:
+        drop = {i for i in edges(lines)
+                if key(lines[i]) in repeated or re.fullmatch(r"(?i)\W*(?:page\s*)?\d{1,4}(?:\s*of\s*\d+)?\W*", lines[i].strip())}
+        out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
+    return out
+
+
+# ---------------------------------------------------------------- assembly
+
+
+def _is_debris(piece: Piece) -> bool:
+    """Stray page artefacts: no letters or digits, or a paragraph of one or two characters or a lone page number."""
+    kind, text, _ = piece
+    if kind == "row":
+        return not text
+    return not re.search(r"\w", text) or (kind == "para" and (len(text) <= 2 or re.fullmatch(r"\d{1,4}", text)))
+
+
+def _assemble(pieces: list[Piece]) -> tuple[str, list[Block]]:
+    """Join pieces into the article text ("\\n\\n" between blocks, "\\n" between list items) with offsets."""
+    parts: list[str] = []
+    blocks: list[Block] = []
+    pos, prev = 0, ""
+    for kind, text, level in pieces:
+        if blocks:
+            sep = "\n" if kind == prev == "item" else "\n\n"
+            parts.append(sep)
+            pos += len(sep)
+        parts.append(text)
+        blocks.append(Block(kind=kind, start=pos, end=pos + len(text), level=level))
+        pos += len(text)
+        prev = kind
+    return "".join(parts), blocks

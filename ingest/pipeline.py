@@ -1,0 +1,205 @@
+"""`assay ingest`: files -> articles -> chunks -> embeddings -> Chroma + BM25, incrementally."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .article import Article, LoadError
+from .config import Settings
+from .index import Index
+from .split import Chunk, TokenCounter, split_article
+
+FLUSH_CHUNKS = 256  # chunks embedded per model call; bounded memory, long enough for length-sorted batches
+
+
+@dataclass
+class Summary:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, why): duplicates
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    chunks_written: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"added: {len(self.added)}  updated: {len(self.updated)}  unchanged: {len(self.unchanged)}  "
+            f"removed: {len(self.removed)}  skipped: {len(self.skipped)}  failed: {len(self.failed)}",
+            f"chunks written: {self.chunks_written}  in {self.seconds:.1f} s",
+        ]
+        out += [f"skipped {f}: {why}" for f, why in self.skipped]
+        out += [f"FAILED {f}: {why}" for f, why in self.failed]
+        return out
+
+
+def article_id(path: Path, root: Path | None) -> str:
+    """The stable source id: path relative to the folder given on the command line, else the name."""
+    if root is not None:
+        try:
+            return path.relative_to(root).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+@dataclass
+class _Pending:
+    article: Article
+    chunks: list[Chunk]
+    status: str  # "added" | "updated"
+    file_meta: dict
+
+
+class Ingestor:
+    """Holds the model-side state (tokenizer, counter) so repeated ingests (uploads) reuse it."""
+
+    def __init__(self, settings: Settings, index: Index | None = None):
+        self.settings = settings
+        self.index = index or Index(settings)
+        self._counter: TokenCounter | None = None
+
+    @property
+    def counter(self) -> TokenCounter:
+        if self._counter is None:
+            from .embed import load_model
+
+            model = load_model(self.settings.model)
+            self._counter = TokenCounter(model.tokenizer, int(model.max_seq_length))
+        return self._counter
+
+    def run(self, inputs: list[str | Path], *, prune: bool = False, rebuild: bool = False, progress: bool = True, on_file=None) -> Summary:
+        """Index `inputs` (files or folders). `on_file(done, total, name)` reports progress to a UI."""
+        from .load import iter_article_paths, load_article
+
+        t0 = time.perf_counter()
+        s = Summary()
+        files = list(iter_article_paths(inputs))
+        with self.index.writer():
+            if rebuild:
+                self.index.drop()
+            self.index.create()
+            manifest = self.index.manifest()
+            by_hash = {rec.get("content_hash"): aid for aid, rec in manifest.items()}
+            seen: dict[str, str] = {}
+            pending: list[_Pending] = []
+            bar = _bar(len(files), progress)
+            max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+            try:
+                for n, (path, root) in enumerate(files, 1):
+                    if on_file:
+                        on_file(n - 1, len(files), path.name)
+                    self._one(path, root, manifest, by_hash, seen, pending, s, max_bytes, load_article)
+                    if sum(len(p.chunks) for p in pending) >= FLUSH_CHUNKS:
+                        self._flush(pending, s)
+                    bar.update(1)
+                    bar.set_postfix_str(_rate(s, t0))
+                self._flush(pending, s)
+                bar.set_postfix_str(_rate(s, t0))
+            finally:
+                bar.close()
+            if prune:
+                present = {p.resolve().as_posix() for p, _ in files}
+                for aid, rec in manifest.items():
+                    path = rec.get("path", "")
+                    if aid not in seen and (not path or not os.path.exists(path)) and path not in present:
+                        self.index.delete_article(aid)
+                        s.removed.append(aid)
+            if s.changed or not self.index.lexical_dir.joinpath("bm25").exists():
+                self.index.lexical(refresh=True)
+        if on_file:
+            on_file(len(files), len(files), "")
+        s.seconds = time.perf_counter() - t0
+        return s
+
+    def _one(self, path: Path, root, manifest, by_hash, seen, pending, s: Summary, max_bytes: int, load_article) -> None:
+        aid = article_id(path, root)
+        shown = str(path)
+        if aid in seen:
+            s.skipped.append((shown, f"same article id {aid!r} as {seen[aid]} — rename one of them"))
+            return
+        seen[aid] = shown
+        try:
+            st = path.stat()
+        except OSError as e:
+            s.failed.append((shown, f"cannot read: {e.strerror or e}"))
+            return
+        file_meta = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+        rec = manifest.get(aid)
+        abspath = str(path.resolve())
+        if rec and rec.get("path") == abspath and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+            s.unchanged.append(aid)
+            return
+        try:
+            article = load_article(path, root, max_bytes=max_bytes)
+        except LoadError as e:
+            s.failed.append((shown, e.reason))
+            return
+        except Exception as e:  # a loader bug must not stop the run; say what happened
+            s.failed.append((shown, f"could not be read ({type(e).__name__}: {e})"))
+            return
+        article.path = abspath
+        h = article.content_hash
+        if rec and rec.get("content_hash") == h:
+            self.index.touch_article(aid, file_meta)
+            s.unchanged.append(aid)
+            return
+        twin = by_hash.get(h)
+        if twin and twin != aid:
+            s.skipped.append((shown, f"same content as {twin} — not indexed twice"))
+            return
+        try:
+            chunks = split_article(article, self.counter, self.settings.chunk_tokens, self.settings.overlap_sentences)
+        except Exception as e:
+            s.failed.append((shown, f"could not be split ({type(e).__name__}: {e})"))
+            return
+        if not chunks:
+            s.failed.append((shown, "no text to index after cleaning"))
+            return
+        by_hash[h] = aid
+        pending.append(_Pending(article, chunks, "updated" if rec else "added", file_meta))
+
+    def _flush(self, pending: list[_Pending], s: Summary) -> None:
+        if not pending:
+            return
+        from .embed import encode
+
+        texts = [c.embed_text for p in pending for c in p.chunks]
+        t = time.perf_counter()
+        vectors = encode(self.settings.model, texts, self.settings.batch_size)
+        s.embed_seconds += time.perf_counter() - t
+        i = 0
+        for p in pending:
+            n = len(p.chunks)
+            self.index.write_article(p.article, p.chunks, vectors[i : i + n], p.file_meta)
+            i += n
+            getattr(s, p.status).append(p.article.id)
+            s.chunks_written += n
+            s.tokens_embedded += sum(c.n_tokens for c in p.chunks)
+        pending.clear()
+
+
+def _bar(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="file", desc="ingest", disable=not enabled, dynamic_ncols=True)
+
+
+def _rate(s: Summary, t0: float) -> str:
+    dt = max(time.perf_counter() - t0, 1e-6)
+    return f"chunks {s.chunks_written} ({s.chunks_written / dt:.1f}/s), failed {len(s.failed)}"
+
+
+def ingest(inputs: list[str | Path], settings: Settings | None = None, **kw) -> Summary:
+    """Index files or folders into the index of `settings` (see `Ingestor.run`)."""
+    return Ingestor(settings or Settings.from_env()).run(inputs, **kw)

@@ -1,0 +1,212 @@
+"""Article -> chunks that fit the embedding model, split on structure first, then sentences.
+
+Every chunk's text is an exact slice of the cleaned article text (`article.text[start:end]`),
+so a citation can highlight it, and its embedded form (title + heading + text) is measured
+with the model's own tokenizer: no chunk is ever truncated by the model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+from .article import Article
+
+# Words that end with a period without ending a sentence.
+_ABBREV = {
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "no", "nos", "vs", "etc", "e.g", "i.e", "inc",
+    "corp", "co", "ltd", "llc", "dept", "gov", "sen", "rep", "sec", "gen", "col", "lt", "capt", "fig",
+    "approx", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "u.s", "u.k", "e.u", "u.n", "p.m", "a.m", "pp", "vol", "art", "para", "cf", "al", "ft", "mt",
+}
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9$])")
+_WORD_BEFORE = re.compile(r"(\S+)$")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentence spans (absolute offsets) inside text[start:end], whitespace trimmed."""
+    end = len(text) if end is None else end
+    if "\n" in text[start:end]:  # line breaks separate blocks and list items: always a boundary
+        out, pos = [], start
+        for line in text[start:end].split("\n"):
+            out += sentence_spans(text, pos, pos + len(line))
+            pos += len(line) + 1
+        return out
+    segment = text[start:end]
+    spans, cut = [], 0
+    for m in _BOUNDARY.finditer(segment):
+        head = segment[cut : m.start() + 1]
+        word = _WORD_BEFORE.search(head)
+        token = word.group(1).lower().rstrip(".!?") if word else ""
+        token = token.lstrip("(\"'“‘[")
+        if segment[m.start()] == "." and (token in _ABBREV or len(token) == 1 and token.isalpha()):
+            continue
+        spans.append((cut, m.end()))
+        cut = m.end()
+    spans.append((cut, len(segment)))
+    out = []
+    for a, b in spans:
+        piece = segment[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        trail = len(piece.rstrip())
+        if trail > lead:
+            out.append((start + a + lead, start + a + trail))
+    return out
+
+
+@dataclass
+class Chunk:
+    id: str
+    article_id: str
+    index: int
+    text: str
+    start: int
+    end: int
+    heading: str
+    embed_text: str
+    n_tokens: int  # word pieces of embed_text, special tokens included
+
+
+class TokenCounter:
+    """Counts word pieces with the model's tokenizer, in batches (fast tokenizers are vectorised)."""
+
+    def __init__(self, tokenizer, limit: int):
+        self.tok = tokenizer
+        self.limit = limit  # max_seq_length, special tokens included
+        self.special = len(tokenizer("")["input_ids"])
+
+    def counts(self, texts: list[str]) -> list[int]:
+        if not texts:
+            return []
+        enc = self.tok(texts, add_special_tokens=False, truncation=False)["input_ids"]
+        return [len(ids) for ids in enc]
+
+    def cut_points(self, text: str, budget: int) -> list[int]:
+        """Char offsets that cut `text` into pieces of at most `budget` word pieces, at spaces."""
+        offsets = self.tok(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)[
+            "offset_mapping"
+        ]
+        cuts, n = [], 0
+        while n + budget < len(offsets):
+            pos = offsets[n + budget][0]
+            space = text.rfind(" ", offsets[n][1], pos + 1)
+            pos = space if space > offsets[n][0] else pos
+            cuts.append(pos)
+            n = next(i for i, (a, _b) in enumerate(offsets) if a >= pos)
+        return cuts
+
+
+def _prefix(title: str, heading: str) -> str:
+    parts = [p for p in (title, heading) if p]
+    if len(parts) == 2 and parts[0].strip().lower() == parts[1].strip().lower():
+        parts = parts[:1]
+    return "\n".join(parts)
+
+
+def split_article(article: Article, counter: TokenCounter, chunk_tokens: int = 200, overlap: int = 1) -> list[Chunk]:
+    """Chunks of one article: never across a heading, at block boundaries where possible."""
+    text = article.text
+    title = article.meta.get("title", "")
+    # Units: (section heading, block index, sentence span). Headings start sections.
+    sections: list[tuple[str, list[list[tuple[int, int]]]]] = []
+    heading, blocks = "", []
+    for block in article.blocks:
+        if block.kind == "heading":
+            if blocks:
+                sections.append((heading, blocks))
+            heading, blocks = text[block.start : block.end], []
+            continue
+        spans = sentence_spans(text, block.start, block.end)
+        if spans:
+            blocks.append(spans)
+    if blocks:
+        sections.append((heading, blocks))
+
+    all_spans = [s for _h, bl in sections for b in bl for s in b]
+    counts = dict(zip(all_spans, counter.counts([text[a:b] for a, b in all_spans])))
+    title_for_prefix = title
+    if counter.counts([title])[0] > 48:  # a runaway title must not crowd out the text
+        cut = counter.cut_points(title, 48)[0]
+        title_for_prefix = title[:cut]
+
+    raw: list[tuple[str, list[tuple[int, int]]]] = []  # (heading, sentence spans)
+    for heading, blocks in sections:
+        prefix = _prefix(title_for_prefix, heading)
+        room = counter.limit - counter.special - counter.counts([prefix + "\n"])[0] - 4
+        budget = max(32, min(chunk_tokens, room))
+        cur: list[tuple[int, int]] = []
+        size = 0
+        for spans in blocks:
+            block_size = sum(counts[s] for s in spans)
+            # Start a fresh chunk at a block boundary if the block won't fit and the chunk is well filled.
+            if cur and size + block_size > budget and size >= budget // 2:
+                raw.append((heading, cur))
+                cur, size = [], 0
+            for i, span in enumerate(spans):
+                n = counts[span]
+                if n > budget:  # one very long sentence: hard-cut it at token boundaries
+                    if cur:
+                        raw.append((heading, cur))
+                        cur, size = [], 0
+                    a, b = span
+                    points = [a + p for p in counter.cut_points(text[a:b], budget)]
+                    edges = [a, *points, b]
+                    for x, y in zip(edges, edges[1:]):
+                        piece = (x + len(text[x:y]) - len(text[x:y].lstrip()), y)
+                        if piece[1] > piece[0]:
+                            raw.append((heading, [piece]))
+                    continue
+                if cur and size + n > budget:
+                    raw.append((heading, cur))
+                    # Overlap only when cutting inside a block: carry the previous sentence(s).
+                    carried = [s for s in spans[max(0, i - overlap) : i]] if i > 0 else []
+                    carried = [s for s in carried if s in cur]
+                    cur = carried
+                    size = sum(counts.get(s, 0) for s in cur)
+                    if size + n > budget:
+                        cur, size = [], 0
+                cur.append(span)
+                size += n
+        if cur:
+            raw.append((heading, cur))
+
+    chunks: list[Chunk] = []
+    base = hashlib.sha1(article.id.encode("utf-8")).hexdigest()[:8] + article.content_hash[:12]
+    for heading, spans in raw:
+        start, end = spans[0][0], spans[-1][1]
+        body = text[start:end]
+        embed = _prefix(title_for_prefix, heading) + "\n" + body
+        chunks.append(Chunk("", article.id, 0, body, start, end, heading, embed, 0))
+    _fit(chunks, counter, text)
+    for i, c in enumerate(chunks):
+        c.index = i
+        c.id = f"{base}-{i:04d}"
+    return chunks
+
+
+def _fit(chunks: list[Chunk], counter: TokenCounter, text: str) -> None:
+    """Measure the exact embedded strings; halve any chunk that still exceeds the model limit."""
+    i = 0
+    while i < len(chunks):
+        pending = chunks[i:]
+        totals = [n + counter.special for n in counter.counts([c.embed_text for c in pending])]
+        for c, n in zip(pending, totals):
+            c.n_tokens = n
+        over = next((j for j, n in enumerate(totals) if n > counter.limit), None)
+        if over is None:
+            return
+        j = i + over
+        c = chunks[j]
+        spans = sentence_spans(text, c.start, c.end)
+        if len(spans) > 1:
+            mid = len(spans) // 2
+            parts = [(spans[0][0], spans[mid - 1][1]), (spans[mid][0], spans[-1][1])]
+        else:
+            cut = c.start + counter.cut_points(c.text, max(8, len(c.text.split()) // 2))[0]
+            parts = [(c.start, cut), (cut + 1, c.end)]
+        prefix = c.embed_text[: len(c.embed_text) - len(c.text)]
+        chunks[j : j + 1] = [
+            Chunk("", c.article_id, 0, text[a:b], a, b, c.heading, prefix + text[a:b], 0) for a, b in parts
+        ]
+        i = j

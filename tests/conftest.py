@@ -1,0 +1,21 @@
+"""Shared fixtures: real Chroma in tmp dirs, the real packaged model, the shared corpora."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["tests.llm_fixture"]
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present")
+    return SHARED
