@@ -30,8 +30,9 @@ from .support import SUPPORT_THRESHOLD, support_score
 MAX_SENTENCES = 4
 # Calibrated on eval/questions.jsonl (see README "Abstention"): below both, the passages are
 # about the topic but do not answer the question.
-MIN_SENTENCE_SCORE = 0.42
-MIN_DENSE = 0.38
+MIN_SENTENCE_SCORE = 0.40  # best combined sentence score ...
+MIN_DENSE = 0.45  # ... unless some sentence is at least this similar to the question
+MIN_TOPICAL = 0.25  # no sentence this similar: the question is off-topic for the corpus
 ABSTAIN_TEXT = "The articles don't say."
 
 _engine: Engine | None = None
@@ -80,6 +81,25 @@ def key_terms(question: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+def _in_context(c: "_Candidate") -> str:
+    return "\n".join(x for x in (c.passage.title, c.passage.heading, c.text) if x)
+
+
+_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former))\b")
+
+
+def _with_continuations(picked: list["_Candidate"], cands: list["_Candidate"]) -> list["_Candidate"]:
+    """A picked sentence is followed by the next one when that one leans on it ("This includes…")."""
+    out: list[_Candidate] = []
+    for c in picked:
+        if c not in out:
+            out.append(c)
+        nxt = next((x for x in cands if x.passage is c.passage and 0 < x.start - c.end <= 2), None)
+        if nxt is not None and nxt not in out and _ANAPHOR.match(nxt.text):
+            out.append(nxt)
+    return out
+
+
 def _candidates(passages: list[Passage]) -> list[_Candidate]:
     seen: set[tuple[str, int, int]] = set()
     out = []
@@ -104,7 +124,9 @@ def extractive(query: str, passages: list[Passage], engine: Engine, max_sentence
     qterms = list(dict.fromkeys(tokenize(query)))
     weights = {t: lex.idf(t) for t in qterms}
     total = sum(weights.values()) or 1.0
-    vecs = engine.embed([c.text for c in cands])
+    # Sentences are embedded in context (title and section), like chunks, so that a sentence of
+    # "§ 13344 — Rare earth elements" still matches a question that names the statute.
+    vecs = engine.embed([_in_context(c) for c in cands])
     qv = engine.embed([query], cache="q")[0]
     dense = vecs @ qv
     for c, d in zip(cands, dense):
@@ -114,26 +136,29 @@ def extractive(query: str, passages: list[Passage], engine: Engine, max_sentence
         c.score = 0.65 * c.dense + 0.35 * c.lexical + 0.02 / (1 + c.rank)
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     best = cands[order[0]]
-    if best.score < MIN_SENTENCE_SCORE and best.dense < MIN_DENSE:
+    top_dense = float(dense.max())
+    if top_dense < MIN_TOPICAL or (best.score < MIN_SENTENCE_SCORE and top_dense < MIN_DENSE):
         return None, best.score
     picked: list[int] = []
     for i in order:
         c = cands[i]
-        if len(picked) >= max_sentences or c.score < max(0.8 * best.score, MIN_SENTENCE_SCORE * 0.9):
+        if len(picked) >= max_sentences + 2 or c.score < min(best.score, max(0.8 * best.score, MIN_SENTENCE_SCORE * 0.9)):
             break
         if any(float(vecs[i] @ vecs[j]) > 0.92 for j in picked):
             continue  # says the same as a sentence already picked
         picked.append(i)
     if _asks_for_list(query):
-        expanded = _expand_list([cands[i] for i in picked[:2]], cands)
+        expanded = _expand_list([cands[i] for i in picked], cands)
         if expanded:
             return expanded, best.score
+    picked = picked[:max_sentences]
+    chosen = _with_continuations([cands[i] for i in picked], cands)
     # Order: articles by their best sentence, sentences in reading order within an article.
     first_seen: dict[str, int] = {}
-    for pos, i in enumerate(picked):
-        first_seen.setdefault(cands[i].passage.article_id, pos)
-    picked.sort(key=lambda i: (first_seen[cands[i].passage.article_id], cands[i].start))
-    return [cands[i] for i in picked], best.score
+    for pos, c in enumerate(chosen):
+        first_seen.setdefault(c.passage.article_id, pos)
+    chosen.sort(key=lambda c: (first_seen[c.passage.article_id], c.start))
+    return chosen, best.score
 
 
 _LIST_Q = re.compile(r"^\s*(?:which|what|who|name|list)\b(?:\s+\S+){0,3}?\s+(?:are|were|(?!(?:was|is|has|does|this|its|his|us|as|gas|less|thus)\b)\w+(?:ies|[^s\W]s))\b", re.I)
@@ -169,18 +194,21 @@ def _list_groups(p: Passage) -> list[list[tuple[int, int]]]:
 
 
 def _expand_list(picked: list[_Candidate], cands: list[_Candidate]) -> list[_Candidate] | None:
-    """If a picked sentence opens a list item, answer with the whole list (one sentence per item)."""
+    """Answer with a whole list (one sentence per item) when the picks show the list is the answer:
+    a picked sentence opens it ("…several challenges remain:"), or two picks fall in it, or a pick
+    in it plus its lead-in sentence."""
     for c in picked:
         for group in _list_groups(c.passage):
-            opens = c.text.rstrip().endswith(":") and 0 <= group[0][0] - c.end <= 3
-            if not opens and not any(a <= c.start < b for a, b in group):
+            inside = [x for x in picked if x.passage is c.passage and any(a <= x.start < b for a, b in group)]
+            lead = next((x for x in picked if x.passage is c.passage and 0 <= group[0][0] - x.end <= 3), None)
+            opens = lead is not None and lead.text.rstrip().endswith(":")
+            if not (opens or len(inside) >= 2 or (inside and lead is not None)):
                 continue
             items = []
             for a, b in group[:MAX_LIST_ITEMS]:
                 first = next((x for x in cands if x.passage is c.passage and a <= x.start < b), None)
                 if first is not None:
                     items.append(first)
-            lead = c if opens else next((x for x in picked if x.passage.article_id == c.passage.article_id and x.start < group[0][0] and x not in items), None)
             return ([lead] if lead else []) + items
     return None
 
@@ -260,7 +288,7 @@ def stream_answer(
     if not passages:
         ans = _abstain(question, query, passages, "no passages matched")
     else:
-        missing = _missing_terms(query, passages)
+        missing = _missing_terms(question, passages)  # the user's own words, not carried context
         if missing:
             ans = _abstain(question, query, passages, f"the articles found do not mention {', '.join(missing)}")
         elif llm:
@@ -288,11 +316,22 @@ def _missing_terms(query: str, passages: list[Passage]) -> list[str]:
         return []
     have: set[str] = set()
     for p in passages:
-        have.update(tokenize(" ".join((p.title, p.heading, p.text))))
+        have.update(tokenize(" ".join((p.title, p.heading, p.text, p.publisher, _date_words(p.published)))))
     missing = [t for t in terms if t not in have]
     if len(missing) * 2 >= len(terms) or any(t[0].isdigit() for t in missing):
         return missing
     return []
+
+
+_MONTHS = "January February March April May June July August September October November December".split()
+
+
+def _date_words(day: str) -> str:
+    """"2025-04-15" -> "2025 April": a question may name the date an article carries."""
+    parts = (day or "").split("-")
+    if len(parts) >= 2 and parts[1].isdigit() and 1 <= int(parts[1]) <= 12:
+        return f"{parts[0]} {_MONTHS[int(parts[1]) - 1]}"
+    return parts[0]
 
 
 _MARKER = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")

@@ -139,6 +139,11 @@ def ask(ctx, question, history, k, llm, articles, since, until, as_json):
         click.echo(f"  ! {flag}")
 
 
+from eval.cli import eval_cmd  # noqa: E402  (cheap: no model, chroma or plotting imports)
+
+cli.add_command(eval_cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: known errors become one line and exit code 2."""
     from ingest.embed import ModelNotFound

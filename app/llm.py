@@ -79,7 +79,7 @@ def _endpoint(spec: LLMSpec) -> str:
     if spec.provider == "openai":
         return spec.base_url or os.environ.get("OPENAI_BASE_URL", "").rstrip("/") or OPENAI_DEFAULT_URL
     if spec.provider == "ollama":
-        return spec.base_url or OLLAMA_DEFAULT_URL
+        return spec.base_url or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_URL
     return local_server(spec.model).base_url
 
 
@@ -90,12 +90,12 @@ def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400
 
         return ChatOllama(
             model=spec.model,
-            base_url=_endpoint(spec),
+            base_url=spec.base_url,  # None: the ollama client's default, which honours OLLAMA_HOST
             temperature=temperature,
             num_predict=max_tokens,
             client_kwargs={"timeout": TIMEOUT},
         )
-    import httpx
+    import openai
     from langchain_openai import ChatOpenAI
 
     # Our own in-process server needs no key; never send a real one to it.
@@ -107,7 +107,7 @@ def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400
         temperature=temperature,
         max_tokens=max_tokens,
         streaming=True,
-        timeout=httpx.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT),
+        timeout=openai.Timeout(TIMEOUT, connect=CONNECT_TIMEOUT),
         max_retries=1,
     )
 
@@ -155,19 +155,23 @@ def condense_question(spec: LLMSpec, question: str, history: list[str], *, max_t
     except Exception as exc:
         _raise_llm_error(exc, spec)
         raise
-    lines = [ln.strip() for ln in str(reply.text).splitlines() if ln.strip()]
+    return _clean_query(str(reply.text), question)
+
+
+def _clean_query(reply: str, question: str) -> str:
+    """First line of `reply` without labels or quotes; `question` if that is empty or absurdly long."""
+    lines = [ln.strip() for ln in reply.splitlines() if ln.strip()]
     query = _PREFIX.sub("", lines[0]).strip().strip("\"'`*“”‘’ ").strip() if lines else ""
-    if not query or len(query) > 300 + len(question):
-        return question
-    return query
+    return query if query and len(query) <= 300 + len(question) else question
 
 
 # ---------------------------------------------------------------- errors
 
 
 def _scrub(text: str) -> str:
-    for key in {os.environ.get("ASSAY_LLM_API_KEY"), os.environ.get("OPENAI_API_KEY")} - {None, ""}:
-        text = text.replace(key, "***")
+    for key in (os.environ.get("ASSAY_LLM_API_KEY"), os.environ.get("OPENAI_API_KEY")):
+        if key and len(key) >= 8:  # a shorter "key" is no secret, and masking it would garble the text
+            text = text.replace(key, "***")
     text = re.sub(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+", r"\1***", text)
     text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
     return text[:300]
@@ -186,28 +190,28 @@ def _refused(exc: BaseException | None) -> bool:
     return False
 
 
+def _optional(name: str):
+    try:
+        return __import__(name)
+    except ImportError:
+        return None
+
+
 def _raise_llm_error(exc: Exception, spec: LLMSpec) -> None:
     """Raise an actionable LLMError for transport/HTTP failures; return for anything else."""
-    import httpx
-
-    try:
-        import openai
-    except ImportError:
-        openai = None
-    try:
-        import ollama
-    except ImportError:
-        ollama = None
     if isinstance(exc, LLMError):
         raise exc
-    url = _display(_endpoint(spec)) if spec.provider != "local" else _display(_local_url(spec.model))
-    fix = "start the server or unset ASSAY_LLM to use the offline writer"
-    msg = None
-    if (openai and isinstance(exc, openai.APITimeoutError)) or isinstance(exc, httpx.TimeoutException):
+    openai, ollama = _optional("openai"), _optional("ollama")
+    # openai>=3 speaks httpx2, ollama httpx; mid-stream read errors surface unwrapped from either
+    http = [m for m in (_optional("httpx"), _optional("httpx2")) if m]
+    timeouts = tuple(m.TimeoutException for m in http) + ((openai.APITimeoutError,) if openai else ())
+    transport = tuple(m.TransportError for m in http) + ((openai.APIConnectionError,) if openai else ())
+    url = _display(_local_url(spec.model) if spec.provider == "local" else _endpoint(spec))
+    if isinstance(exc, timeouts):
         msg = f"LLM endpoint {url} timed out — check the server load or unset ASSAY_LLM to use the offline writer"
-    elif (openai and isinstance(exc, openai.APIConnectionError)) or isinstance(exc, (ConnectionError, httpx.TransportError)):
+    elif isinstance(exc, transport + (ConnectionError,)):
         why = "connection refused" if _refused(exc) else f"connection failed: {type(exc).__name__}"
-        msg = f"LLM endpoint {url} is not reachable ({why}) — {fix}"
+        msg = f"LLM endpoint {url} is not reachable ({why}) — start the server or unset ASSAY_LLM to use the offline writer"
     elif openai and isinstance(exc, openai.AuthenticationError):
         msg = f"LLM endpoint {url} rejected the API key (HTTP 401) — set ASSAY_LLM_API_KEY or OPENAI_API_KEY"
     elif openai and isinstance(exc, openai.NotFoundError):
@@ -220,8 +224,9 @@ def _raise_llm_error(exc: Exception, spec: LLMSpec) -> None:
     elif ollama and isinstance(exc, ollama.ResponseError):
         hint = f" — run `ollama pull {spec.model}`" if exc.status_code == 404 else ""
         msg = f"Ollama at {url} returned HTTP {exc.status_code}: {_scrub(str(exc.error))}{hint}"
-    if msg:
-        raise LLMError(msg) from None  # the cause may carry request headers; keep it out of tracebacks
+    else:
+        return
+    raise LLMError(msg) from None  # the cause may carry request headers; keep it out of tracebacks
 
 
 # ---------------------------------------------------------------- local llama.cpp server
@@ -241,7 +246,12 @@ class LocalServer:
 
 
 def start_local_server(
-    model_path: str, *, n_ctx: int = 8192, n_parallel: int = 2, n_threads: int = -1, ready_timeout: float = 120.0
+    model_path: str,
+    *,
+    n_ctx: int = 8192,
+    n_parallel: int = 2,
+    n_threads: int | None = None,
+    ready_timeout: float = 120.0,
 ) -> LocalServer:
     """Start a new in-process llama.cpp server for `model_path` on a free loopback port and wait until ready."""
     path = os.path.abspath(os.path.expanduser(model_path))
@@ -258,8 +268,12 @@ def start_local_server(
     params.n_ctx = n_ctx
     params.n_parallel = n_parallel
     params.kv_unified = True  # every slot may use the whole context, slots share the cache
-    params.cpuparams.n_threads = n_threads
-    params.cpuparams_batch.n_threads = n_threads
+    # Half the cores: llama.cpp threads spin-wait, and when another process (or our own torch) holds a
+    # core, using all of them made SmolLM2 ~8x slower on 2 vCPUs; ASSAY_LLAMA_THREADS=-1 means all.
+    default = max(1, (os.cpu_count() or 2) // 2)
+    threads = n_threads if n_threads is not None else int(os.environ.get("ASSAY_LLAMA_THREADS", default))
+    params.cpuparams.n_threads = threads
+    params.cpuparams_batch.n_threads = threads
     params.verbosity = int(os.environ.get("ASSAY_LLAMA_VERBOSITY", "1"))  # 1 = errors only; llama.cpp logs to stderr
     t0 = time.monotonic()
     log.info("starting llama.cpp server for %s", path)

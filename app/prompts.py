@@ -25,7 +25,7 @@ Question: {question}
 
 Answer using only the passages, citing each sentence like [1]:"""
 
-CONDENSE = """Rewrite the latest question as one standalone search query.
+CONDENSE = """Rewrite the latest question as one standalone search query. Do not answer it.
 Use the earlier questions only to resolve words like "he", "it", "they" or "that".
 Keep names, dates and numbers. Output only the query, nothing else."""
 

@@ -16,6 +16,7 @@ from ingest.index import Index, date_int
 from .schema import Passage
 
 RRF_K = 60
+_SPECIFIC = re.compile(r"\d|\b[A-Z][a-z]*[A-Z]\w*|\b[A-Z]{2,}\b|(?<!^)(?<![.?!] )\b[A-Z][a-z]+")
 _WORDS = re.compile(r"\w+")
 
 
@@ -139,10 +140,12 @@ class Engine:
         for rank, (p, _s) in enumerate(dense, 1):
             p.dense_rank = rank
             fused[p.chunk_id] = fused.get(p.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+        # Names and numbers are where embeddings are weakest: trust the exact-term side more then.
+        lex_weight = 2.0 if _SPECIFIC.search(query) else 1.0
         lex_rank = {}
         for rank, (cid, _s) in enumerate(lexical, 1):
             lex_rank[cid] = rank
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (RRF_K + rank)
+            fused[cid] = fused.get(cid, 0.0) + lex_weight / (RRF_K + rank)
         missing = [cid for cid in lex_rank if cid not in by_id]
         if missing:
             got = self.index.chunks.get(ids=missing, include=["documents", "metadatas"])

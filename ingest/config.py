@@ -29,6 +29,9 @@ class Settings:
     llm: str | None = None
     """Answer writer spec, e.g. openai:MODEL@http://127.0.0.1:8080/v1, ollama:llama3.2, local:/path/model.gguf."""
 
+    def __post_init__(self):
+        self.index_dir = Path(self.index_dir)
+
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
         env = os.environ
@@ -46,8 +49,6 @@ class Settings:
         if env.get("ASSAY_MAX_FILE_MB"):
             values["max_file_mb"] = float(env["ASSAY_MAX_FILE_MB"])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if "index_dir" in values:
-            values["index_dir"] = Path(values["index_dir"])
         return cls(**values)
 
     def with_(self, **changes) -> "Settings":

@@ -69,6 +69,9 @@ def load_article(path: str | Path, root: str | Path | None = None, *, max_bytes:
                    meta={k: meta[k] for k in META_KEYS if meta.get(k)})
 
 
+_FOLDER_NOTES = {"readme.md", "readme.txt", "license", "license.md", "license.txt"}
+
+
 def iter_article_paths(inputs: list[str | Path]) -> Iterator[tuple[Path, Path | None]]:
     """Yield (file, root): supported files of folders (recursively, sorted, no hidden entries), explicit files as given."""
     for item in inputs:
@@ -85,7 +88,9 @@ def iter_article_paths(inputs: list[str | Path]) -> Iterator[tuple[Path, Path | 
             seen.add(real)
             dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
             for name in sorted(filenames):
-                if not name.startswith(".") and Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
+                if name.startswith(".") or name.lower() in _FOLDER_NOTES:
+                    continue  # a folder's own README/LICENSE describes the corpus; it is not an article
+                if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
                     yield Path(dirpath) / name, top
 
 

@@ -131,8 +131,15 @@ class Ingestor:
         seen[aid] = shown
         try:
             st = path.stat()
-        except OSError as e:
-            s.failed.append((shown, f"cannot read: {e.strerror or e}"))
+        except OSError as e:  # let the loader name the reason (broken symlink, loop, ...)
+            try:
+                load_article(path, root, max_bytes=max_bytes)
+                reason = f"cannot read: {e.strerror or e}"
+            except LoadError as le:
+                reason = le.reason
+            except Exception:
+                reason = f"cannot read: {e.strerror or e}"
+            s.failed.append((shown, reason))
             return
         file_meta = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
         rec = manifest.get(aid)

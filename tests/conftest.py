@@ -19,3 +19,16 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip("../shared is not present")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def corpus_engine(tmp_path_factory):
+    """The bundled corpus/ ingested once per session into a temp index, with its Engine."""
+    from app.retrieve import Engine
+    from ingest.config import Settings
+    from ingest.pipeline import Ingestor
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("corpus-index") / "index")
+    summary = Ingestor(settings).run([ROOT / "corpus"], progress=False)
+    assert not summary.failed, summary.failed
+    return Engine(settings)

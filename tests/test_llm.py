@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -41,7 +42,7 @@ def sentinel_env(monkeypatch, caplog):
     monkeypatch.setenv("ASSAY_LLM_API_KEY", SENTINEL)
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL)
     caplog.set_level(logging.DEBUG)
-    for name in ("openai", "httpx", "httpcore", "langchain", "app"):
+    for name in ("openai", "httpx", "httpx2", "httpcore", "httpcore2", "langchain", "app"):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
 
@@ -164,9 +165,13 @@ def test_local_backend_starts_once_and_answers(smollm2_gguf):
         socket.create_connection(("127.0.0.1", int(first.base_url.rsplit(":", 1)[1].split("/")[0])), timeout=1)
 
 
-def test_local_backend_missing_file(tmp_path):
+def test_local_backend_missing_or_broken_file(tmp_path):
     with pytest.raises(LLMError, match="not found"):
         llm.chat_model(parse_spec(f"local:{tmp_path / 'missing.gguf'}"))
+    pytest.importorskip("xllamacpp")
+    (tmp_path / "broken.gguf").write_bytes(b"GGUF\x03\x00\x00\x00garbage")
+    with pytest.raises(LLMError, match="could not load"):
+        llm.start_local_server(str(tmp_path / "broken.gguf"))
 
 
 # ---------------------------------------------------------------- failures
@@ -230,3 +235,37 @@ def test_http_errors_are_actionable_and_scrubbed(sentinel_env, status, expected)
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_silent_endpoint_times_out(sentinel_env, monkeypatch):
+    monkeypatch.setattr(llm, "TIMEOUT", 0.5)
+    with socket.socket() as silent:  # the kernel completes the handshake; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        with pytest.raises(LLMError, match=re.escape(f"LLM endpoint {url} timed out")) as info:
+            llm.complete_answer(parse_spec(f"openai:m@{url}"), "Q?", PASSAGES)
+    assert_no_leak(info.value, sentinel_env)
+
+
+def test_import_is_light():
+    import subprocess
+    import sys
+
+    code = "import sys, app.llm; print([m for m in ('langchain_openai', 'openai', 'xllamacpp', 'langchain_ollama') if m in sys.modules])"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "reply, expected",
+    [
+        ('Query: "When did the Zephyr Bridge open?"\nExtra line', "When did the Zephyr Bridge open?"),
+        ("Standalone query: **Zephyr Bridge length**", "Zephyr Bridge length"),
+        ("  \n", "How long is it?"),
+        ("x" * 1000, "How long is it?"),
+    ],
+)
+def test_clean_query(reply, expected):
+    assert llm._clean_query(reply, "How long is it?") == expected

@@ -1,0 +1,79 @@
+"""`assay chat`: the click command that opens the web UI. Importing this does not import gradio.
+
+Register in app/cli.py with::
+
+    from .ui_cli import chat_command
+    cli.add_command(chat_command)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+import click
+
+EXAMPLES_CHAT = """
+\b
+Examples:
+  assay chat                               http://127.0.0.1:7860, the existing index
+  assay chat --corpus corpus/              index corpus/ first (incremental), uploads go to corpus/uploads/
+  ASSAY_AUTH=me:secret assay chat --host 0.0.0.0   on the network, behind a login
+"""
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_auth(value: str | None) -> tuple[str, str] | None:
+    """ASSAY_AUTH=user:pass -> ("user", "pass"); None when unset."""
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not sep or not user or not password:
+        raise click.BadParameter("ASSAY_AUTH must look like user:password", param_hint="ASSAY_AUTH")
+    return user, password
+
+
+@click.command("chat", epilog=EXAMPLES_CHAT)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 = every interface).")
+@click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
+@click.option("--share", is_flag=True, help="Also open a temporary public gradio.live link (needs internet).")
+@click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Ingest this folder first; uploads are saved in its uploads/ (default corpus/, or $ASSAY_CORPUS).")
+@click.pass_context
+def chat_command(ctx, host, port, share, corpus):
+    """Open the chat in the browser: cited answers, sources panel, uploads, library.
+
+    Login: set ASSAY_AUTH=user:password. The JSON API is at /ask (see `app.ui`).
+    """
+    settings = ctx.find_object(dict)["settings"]
+    auth = parse_auth(os.environ.get("ASSAY_AUTH"))
+    if (share or not is_loopback(host)) and not auth:
+        click.secho(
+            f"warning: the chat will be reachable {'publicly' if share else f'from other machines on {host}'} without a login; "
+            "set ASSAY_AUTH=user:password to require one",
+            fg="yellow", err=True,
+        )
+    corpus_dir = corpus or Path(os.environ.get("ASSAY_CORPUS") or "corpus")
+    if corpus is not None:
+        if not corpus.is_dir():
+            raise click.BadParameter(f"{corpus} is not a folder", param_hint="--corpus")
+        from ingest.pipeline import Ingestor
+        from ingest.index import Index
+
+        click.echo(f"indexing {corpus} …", err=True)
+        summary = Ingestor(settings, index=Index(settings)).run([corpus], progress=True)
+        for line in summary.lines():
+            click.echo(line, err=True)
+
+    from .ui import launch  # gradio is imported only here
+
+    click.echo(f"Assay chat on http://{host}:{port}/  (Ctrl+C to stop)", err=True)
+    launch(settings, host=host, port=port, share=share, auth=auth, corpus_dir=corpus_dir)

@@ -1,0 +1,146 @@
+"""`assay eval QUESTIONS ...` and `assay eval compare RUN_A RUN_B`. Cheap to import: heavy work is in eval.run."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+EXAMPLES_RUN = """
+\b
+Examples:
+  assay eval eval/questions.jsonl                        score against the current index
+  assay eval q.jsonl --corpus docs/                      self-contained: ingest docs/ into a temp index first
+  assay eval eval/questions.jsonl --out eval/runs/base   choose the output folder
+  assay eval eval/questions.jsonl --fail-under fact_coverage=0.8 --fail-under hit_at_k=0.9
+  assay eval eval/questions.jsonl --llm ollama:llama3.2 --workers 1
+"""
+
+EXAMPLES_GROUP = """
+\b
+Examples:
+  assay eval eval/questions.jsonl --fail-under fact_coverage=0.8
+  assay eval run eval/questions.jsonl --corpus corpus/   (same as without `run`)
+  assay eval compare eval/runs/base eval/runs/new
+"""
+
+EXAMPLES_COMPARE = """
+\b
+Example:
+  assay eval compare eval/runs/20250101-120000 eval/runs/20250102-090000
+"""
+
+
+class DefaultGroup(click.Group):
+    """A group whose first argument, when it is not a subcommand, goes to the default subcommand."""
+
+    default_command = "run"
+
+    def parse_args(self, ctx, args):
+        if args and args[0] not in self.commands and args[0] not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx, formatter):
+        formatter.write_usage(ctx.command_path, "QUESTIONS [OPTIONS]  |  compare RUN_A RUN_B")
+
+
+@click.group("eval", cls=DefaultGroup, epilog=EXAMPLES_GROUP, context_settings={"help_option_names": ["-h", "--help"]})
+def eval_cmd():
+    """Score answers on a question set (JSONL/CSV): retrieval, facts, abstention, citations, latency.
+
+    `assay eval QUESTIONS [options]` runs the set (see `assay eval run --help` for options);
+    `assay eval compare A B` shows what changed between two runs.
+    """
+
+
+def _floor(ctx, param, values):
+    floors = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            floors[name.strip()] = float(value)
+        except ValueError:
+            raise click.BadParameter(f"expected METRIC=VALUE, e.g. fact_coverage=0.8 (got {item!r})") from None
+    from eval.run import check_floors
+
+    try:
+        check_floors(floors)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+    return floors
+
+
+@eval_cmd.command("run", epilog=EXAMPLES_RUN)
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), help="Ingest this folder into a temporary index and evaluate against it (the configured index is not touched).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for results.jsonl, summary.json, report.md, report.html (default eval/runs/<timestamp>/).")
+@click.option("--llm", help="Answer writer spec (default: extractive, or $ASSAY_LLM), e.g. openai:MODEL@http://127.0.0.1:8080/v1.")
+@click.option("--k", default=6, show_default=True, help="Passages retrieved per question.")
+@click.option("--workers", type=click.IntRange(1, 64), help="Questions answered at once (default min(2, CPUs)).")
+@click.option("--fail-under", "fail_under", multiple=True, callback=_floor, metavar="METRIC=VALUE", help="Exit 1 if METRIC's mean is below VALUE (repeatable).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def run_cmd(ctx, questions, corpus, out, llm, k, workers, fail_under, quiet):
+    """Answer every question of QUESTIONS and score the answers.
+
+    Rows that do not parse are skipped with a warning. Ctrl-C stops early and still writes the
+    report for the questions that finished.
+    """
+    from eval.run import evaluate
+
+    settings = ctx.find_root().obj["settings"]
+    out = out or Path("eval/runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    summary, rows, problems = evaluate(questions, settings=settings, corpus=corpus, out=out, k=k, llm=llm,
+                                       workers=workers, fail_under=fail_under, progress=not quiet)
+    click.echo(format_table(summary))
+    click.echo(f"\nreport: {out / 'report.html'}  (also report.md, results.jsonl, summary.json)")
+    meta = summary.get("meta", {})
+    if meta.get("interrupted"):
+        click.echo(f"interrupted: {meta.get('n_scored')} of {meta.get('n_questions')} questions scored", err=True)
+    if meta.get("errors"):
+        click.echo(f"{meta['errors']} question(s) raised errors: {', '.join(meta['error_ids'][:10])} (see results.jsonl)", err=True)
+    for p in problems:
+        click.echo(f"FAIL {p}", err=True)
+    ctx.exit(1 if problems else 0)
+
+
+@eval_cmd.command("compare", epilog=EXAMPLES_COMPARE)
+@click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def compare_cmd(run_a, run_b):
+    """Metric deltas (B - A) overall and per kind, and the questions whose outcome changed."""
+    from eval.run import compare
+
+    click.echo(compare(run_a, run_b))
+
+
+_COLUMNS = (("hit_at_k", "hit@5"), ("mrr", "mrr"), ("fact_coverage", "fact_cov"), ("answered", "answered"),
+            ("abstention_correct", "abst_ok"), ("citation_validity", "cit_valid"),
+            ("citation_support_recall", "cit_sup_r"), ("citation_support_precision", "cit_sup_p"))
+
+
+def format_table(summary: dict) -> str:
+    """Main metrics overall and per kind, abstention and latency, as a compact text table."""
+
+    def cell(v):
+        return f"{v:>10.3f}" if v is not None else f"{'–':>10}"
+
+    head = f"{'kind':<16}{'n':>4}" + "".join(f"{label:>10}" for _, label in _COLUMNS)
+    lines = [head, "-" * len(head)]
+    for kind, rec in (summary.get("by_kind") or {}).items():
+        lines.append(f"{kind[:16]:<16}{rec['n']:>4}" + "".join(cell(rec["means"].get(k)) for k, _ in _COLUMNS))
+    lines.append("-" * len(head))
+    lines.append(f"{'ALL':<16}{summary.get('n', 0):>4}" + "".join(cell(summary.get("means", {}).get(k)) for k, _ in _COLUMNS))
+    ab = summary.get("abstention") or {}
+    lat = (summary.get("latency") or {}).get("total") or {}
+
+    def f(v):
+        return "–" if v is None else f"{v:.3f}"
+
+    lines.append(f"abstention precision {f(ab.get('abstention_precision'))}  recall {f(ab.get('abstention_recall'))}  "
+                 f"false-abstention rate {f(ab.get('false_abstention_rate'))}   latency total p50 {f(lat.get('p50'))} s  p95 {f(lat.get('p95'))} s")
+    return "\n".join(lines)

@@ -1,0 +1,429 @@
+"""Run a question set through `answer()` and score it: `evaluate` (files in, reports out), `compare`.
+
+    >>> summary, rows, problems = evaluate("eval/questions.jsonl", settings=Settings.from_env(), out="eval/runs/x")
+    >>> summary, rows, problems = evaluate("q.jsonl", settings=s, corpus="my_docs/")   # self-contained benchmark
+    >>> print(compare("eval/runs/a", "eval/runs/b"))
+
+Each row keeps what is needed to judge the answer without re-running it: the answer text, its
+citations and sentences, the retrieved passages with their ranks, per-question metrics and timings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
+from datetime import datetime, timezone
+from pathlib import Path
+
+from eval import metrics as M
+from eval.questions import Question, load_questions
+
+HIT_K = 5
+METRIC_KEYS = (
+    "hit_at_k", "mrr", "context_recall", "fact_coverage", "answered", "abstention_correct",
+    "citation_validity", "citation_support_recall", "citation_support_precision", "cited_gold",
+)
+ABSTENTION_KEYS = ("abstention_precision", "abstention_recall")
+ALIASES = {f"hit@{HIT_K}": "hit_at_k", "hit@k": "hit_at_k", "answered_rate": "answered"}
+FLOOR_METRICS = METRIC_KEYS + ABSTENTION_KEYS
+
+
+class Rows(list):
+    """The rows of a run, in question order; `interrupted` when Ctrl-C stopped it early."""
+
+    interrupted: bool = False
+    total: int = 0
+
+
+# --- one question ----------------------------------------------------------------------------
+
+
+def _base(q: Question) -> dict:
+    return {"id": q.id, "kind": q.kind, "question": q.question, "history": list(q.history),
+            "sources": list(q.sources), "facts": [list(f) for f in q.facts]}
+
+
+def score_question(q: Question, ans, engine) -> dict:
+    """One result row from a question and its `Answer`."""
+    row = _base(q)
+    retrieved = [p.article_id for p in ans.passages]
+    lex = engine.index.lexical()
+    by_n = {c.n: c for c in ans.citations}
+    sentences, sent_ok, pair_ok = [], [], []
+    if not ans.abstained:
+        for s in ans.sentences:
+            oks = []
+            for n in dict.fromkeys(s.citations):
+                cit = by_n.get(n)
+                oks.append(cit is not None and _supported(s.text, cit.passage_text, engine, lex))
+            pair_ok += oks
+            sent_ok.append(any(oks))
+            sentences.append({"text": s.text, "citations": list(s.citations), "supported": any(oks)})
+    answer_text = "" if ans.abstained else ans.text
+    row.update(
+        query=ans.query,
+        answer=ans.text,
+        abstained=bool(ans.abstained),
+        reason=ans.reason,
+        flags=list(ans.flags),
+        writer=ans.writer,
+        citations=[{"n": c.n, "article_id": c.article_id, "chunk_id": c.chunk_id, "title": c.title,
+                    "quote": c.quote, "start": c.start, "end": c.end} for c in ans.citations],
+        retrieved=[{"chunk_id": p.chunk_id, "article_id": p.article_id, "score": round(float(p.score), 6),
+                    "dense_rank": p.dense_rank, "lexical_rank": p.lexical_rank} for p in ans.passages],
+        sentences=sentences,
+        metrics={
+            "hit_at_k": M.hit_at_k(retrieved, q.sources, HIT_K),
+            "mrr": M.mrr(retrieved, q.sources),
+            "context_recall": M.context_recall(retrieved, q.sources),
+            "fact_coverage": M.fact_coverage(answer_text, q.facts),
+            "answered": (1.0 if M.answered(ans.abstained) else 0.0) if q.answerable else None,
+            "abstention_correct": M.abstention_correct(ans.abstained, q.sources),
+            "citation_validity": None if ans.abstained else M.citation_validity(M.parse_markers(ans.text), len(ans.citations)),
+            "citation_support_recall": M.citation_support_recall(sent_ok),
+            "citation_support_precision": M.citation_support_precision(pair_ok),
+            "cited_gold": M.cited_gold([c.article_id for c in ans.citations], q.sources),
+        },
+        timings={k: round(float(ans.timings.get(k, 0.0)), 4) for k in M.LATENCY_KEYS},
+    )
+    return row
+
+
+def _supported(sentence: str, passage_text: str, engine, lex) -> bool:
+    from app.support import SUPPORT_THRESHOLD, support_score
+
+    return support_score(sentence, passage_text, embed=engine.embed, idf=lex.idf) >= SUPPORT_THRESHOLD
+
+
+def error_row(q: Question, exc: BaseException) -> dict:
+    """A question that raised: scored as a failure wherever the metric is defined."""
+    row = _base(q)
+    gold = 0.0 if q.sources else None
+    row.update(
+        error=f"{type(exc).__name__}: {exc}", query="", answer="", abstained=False, reason="", flags=[],
+        citations=[], retrieved=[], sentences=[], timings={},
+        metrics={"hit_at_k": gold, "mrr": gold, "context_recall": gold, "fact_coverage": 0.0 if q.facts else None,
+                 "answered": gold, "abstention_correct": 0.0, "citation_validity": None,
+                 "citation_support_recall": None, "citation_support_precision": None, "cited_gold": gold},
+    )
+    return row
+
+
+def _one(q: Question, engine, k: int, llm: str | None) -> dict:
+    from app.answer import answer
+
+    try:
+        ans = answer(q.question, list(q.history), k=k, llm=llm, engine=engine)
+        return score_question(q, ans, engine)
+    except Exception as exc:  # one bad question must not end the run
+        return error_row(q, exc)
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def _postfix(done: list[dict]) -> str:
+    def mean(key):
+        vals = [v for r in done if (v := r["metrics"].get(key)) is not None]
+        return f"{sum(vals) / len(vals):.2f}" if vals else "–"
+
+    errors = sum(1 for r in done if "error" in r)
+    return f"fact_cov {mean('fact_coverage')} hit@{HIT_K} {mean('hit_at_k')}" + (f" errors {errors}" if errors else "")
+
+
+def run_eval(
+    questions: list[Question],
+    engine,
+    *,
+    k: int = 6,
+    llm: str | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    on_row: Callable[[dict], None] | None = None,
+) -> Rows:
+    """Answer and score every question; rows come back in question order.
+
+    Up to `workers` questions run at once (threads sharing `engine`). Ctrl-C stops the run and
+    returns the rows that finished, with `rows.interrupted = True`.
+    """
+    from tqdm import tqdm
+
+    results: dict[int, dict] = {}
+    done: list[dict] = []
+    bar = tqdm(total=len(questions), unit="q", desc="eval", disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    out = Rows()
+    out.total = len(questions)
+
+    def finish(i: int, row: dict) -> None:
+        results[i] = row
+        done.append(row)
+        if on_row:
+            on_row(row)
+        bar.update(1)
+        bar.set_postfix_str(_postfix(done))
+
+    try:
+        if workers <= 1:
+            for i, q in enumerate(questions):
+                finish(i, _one(q, engine, k, llm))
+        else:
+            pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assay-eval")
+            try:
+                pending = {}
+                todo = iter(enumerate(questions))
+                for i, q in todo:  # keep at most 2*workers queued so Ctrl-C stops quickly
+                    pending[pool.submit(_one, q, engine, k, llm)] = i
+                    if len(pending) >= 2 * workers:
+                        break
+                while pending:
+                    finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        finish(pending.pop(fut), fut.result())
+                    for i, q in todo:
+                        pending[pool.submit(_one, q, engine, k, llm)] = i
+                        if len(pending) >= 2 * workers:
+                            break
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
+    except KeyboardInterrupt:
+        out.interrupted = True
+    finally:
+        bar.close()
+    out.extend(results[i] for i in sorted(results))
+    return out
+
+
+def _git_commit() -> str | None:
+    try:
+        res = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).resolve().parent,
+                             capture_output=True, text=True, timeout=5)
+        return res.stdout.strip() or None if res.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def summarize(rows: list[dict], *, k: int = 6, writer: str | None = None, **meta) -> dict:
+    """`metrics.aggregate` over the rows plus `meta`: k, writer, counts, errors, timestamp, git commit."""
+    summary = M.aggregate(rows, METRIC_KEYS)
+    errors = [r["id"] for r in rows if "error" in r]
+    summary["meta"] = {
+        "k": k,
+        "hit_k": HIT_K,
+        "writer": writer or next((r.get("writer") for r in rows if r.get("writer")), "extractive"),
+        "n_questions": getattr(rows, "total", 0) or len(rows),
+        "n_scored": len(rows),
+        "errors": len(errors),
+        "error_ids": errors,
+        "interrupted": bool(getattr(rows, "interrupted", False)),
+        "timestamp": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        **meta,
+    }
+    return summary
+
+
+# --- floors ------------------------------------------------------------------------------------
+
+
+def metric_value(summary: dict, name: str) -> float | None:
+    name = ALIASES.get(name, name)
+    if name in ABSTENTION_KEYS:
+        return (summary.get("abstention") or {}).get(name)
+    return (summary.get("means") or {}).get(name)
+
+
+def check_floors(fail_under: dict | None) -> dict[str, float]:
+    """Validate {metric: floor}; ValueError naming the valid metrics for an unknown one."""
+    floors = {}
+    for name, value in (fail_under or {}).items():
+        key = ALIASES.get(name, name)
+        if key not in FLOOR_METRICS:
+            raise ValueError(f"unknown metric {name!r} for --fail-under; valid: {', '.join(FLOOR_METRICS)} (or hit@{HIT_K})")
+        floors[name] = float(value)
+    return floors
+
+
+def below_floors(summary: dict, floors: dict[str, float]) -> list[str]:
+    problems = []
+    for name, floor in floors.items():
+        value = metric_value(summary, name)
+        if value is None:
+            problems.append(f"{name}: undefined in this run (floor {floor:g})")
+        elif value < floor:
+            problems.append(f"{name}: {value:.3f} is below the floor {floor:g}")
+    return problems
+
+
+# --- files in, reports out ------------------------------------------------------------------
+
+
+def write_run(out: str | Path, rows: list[dict], summary: dict) -> Path:
+    """results.jsonl, summary.json, report.md (+ PNGs) and report.html in `out`."""
+    from eval.report import write_reports
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.jsonl", "w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    write_reports(out, rows, summary)
+    return out
+
+
+def _warn(msg: str) -> None:
+    print(f"warning: {msg}", file=sys.stderr)
+
+
+def evaluate(
+    questions_path: str | Path,
+    *,
+    settings,
+    corpus: str | Path | None = None,
+    out: str | Path | None = None,
+    k: int = 6,
+    llm: str | None = None,
+    workers: int | None = None,
+    fail_under: dict | None = None,
+    progress: bool = True,
+) -> tuple[dict, list[dict], list[str]]:
+    """Score `questions_path` against the index of `settings`, or against `corpus` ingested into a temp index.
+
+    Returns (summary, rows, problems); problems name each `fail_under` metric below its floor.
+    """
+    floors = check_floors(fail_under)  # before spending minutes on a run
+    questions, errors = load_questions(questions_path)
+    for e in errors:
+        _warn(f"skipped {e}")
+    if not questions:
+        raise ValueError(f"no valid questions in {questions_path}")
+    workers = workers or min(2, os.cpu_count() or 1)
+    llm = llm or getattr(settings, "llm", None)
+    meta = {"questions": str(questions_path), "corpus": str(corpus) if corpus else None, "skipped_rows": errors,
+            "workers": workers}
+    if corpus is not None:
+        if not Path(corpus).exists():
+            raise FileNotFoundError(f"corpus folder not found: {corpus}")
+        with tempfile.TemporaryDirectory(prefix="assay-eval-") as tmp:
+            temp_settings = dataclasses.replace(settings, index_dir=Path(tmp) / "index", chroma_url=None)
+            rows, summary = _run(questions, temp_settings, corpus, k, llm, workers, progress, meta)
+    else:
+        meta["index"] = str(settings.chroma_url or settings.index_dir)
+        rows, summary = _run(questions, settings, None, k, llm, workers, progress, meta)
+    if out is not None:
+        write_run(out, rows, summary)
+    return summary, rows, below_floors(summary, floors)
+
+
+def _run(questions, settings, corpus, k, llm, workers, progress, meta):
+    from app.retrieve import Engine
+    from ingest.index import IndexEmpty
+
+    if corpus is not None:
+        from ingest.pipeline import Ingestor
+
+        t0 = time.perf_counter()
+        ingestor = Ingestor(settings)
+        ing = ingestor.run([corpus], progress=progress)
+        for f, why in ing.failed:
+            _warn(f"corpus file failed to ingest: {f}: {why}")
+        meta["ingest"] = {"articles": len(ing.added) + len(ing.updated), "chunks": ing.chunks_written,
+                          "failed": len(ing.failed), "seconds": round(time.perf_counter() - t0, 2)}
+        engine = Engine(settings, index=ingestor.index)
+    else:
+        engine = Engine(settings)
+    if engine.index.chunks.count() == 0:  # raises IndexEmpty when there is no collection at all
+        raise IndexEmpty(f"index is empty ({engine.index.where}) — run `assay ingest corpus/` first, or pass --corpus DIR")
+    rows = run_eval(questions, engine, k=k, llm=llm, workers=workers, progress=progress)
+    summary = summarize(rows, k=k, writer=(llm.split(":", 1)[0] if llm else "extractive"), **meta)
+    return rows, summary
+
+
+# --- comparing two runs ------------------------------------------------------------------------
+
+
+def _load_run(run_dir: str | Path) -> tuple[dict, dict[str, dict]]:
+    run_dir = Path(run_dir)
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found — pass a folder written by `assay eval --out`")
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    rows = {}
+    results = run_dir / "results.jsonl"
+    if results.is_file():
+        for line in results.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                r = json.loads(line)
+                rows[str(r.get("id"))] = r
+    return summary, rows
+
+
+def _f(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def _delta(a, b) -> str:
+    if a is None or b is None:
+        return ""
+    d = b - a
+    return "=" if abs(d) < 5e-4 else f"{d:+.3f}"
+
+
+def compare(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
+    """Metric deltas (B − A) overall and per kind, then the questions whose outcome changed."""
+    sa, ra = _load_run(run_a_dir)
+    sb, rb = _load_run(run_b_dir)
+    lines = [f"A: {run_a_dir}  ({sa.get('meta', {}).get('git_commit') or '?'}, n={sa.get('n')})",
+             f"B: {run_b_dir}  ({sb.get('meta', {}).get('git_commit') or '?'}, n={sb.get('n')})", ""]
+    keys = [k for k in METRIC_KEYS if k in sa.get("means", {}) or k in sb.get("means", {})]
+    lines.append(f"{'metric':<28}{'A':>8}{'B':>8}{'B-A':>9}")
+    for key in keys:
+        a, b = sa["means"].get(key), sb["means"].get(key)
+        lines.append(f"{key:<28}{_f(a):>8}{_f(b):>8}{_delta(a, b):>9}")
+    for key in ABSTENTION_KEYS:
+        a, b = (sa.get("abstention") or {}).get(key), (sb.get("abstention") or {}).get(key)
+        lines.append(f"{key:<28}{_f(a):>8}{_f(b):>8}{_delta(a, b):>9}")
+    for p in ("p50", "p95"):
+        a = ((sa.get("latency") or {}).get("total") or {}).get(p)
+        b = ((sb.get("latency") or {}).get("total") or {}).get(p)
+        lines.append(f"{'latency total ' + p + ' (s)':<28}{_f(a):>8}{_f(b):>8}{_delta(a, b):>9}")
+    lines += ["", "Per kind (B-A; blank = undefined):"]
+    kinds = sorted(set(sa.get("by_kind", {})) | set(sb.get("by_kind", {})))
+    short = {"hit_at_k": f"hit@{HIT_K}", "fact_coverage": "fact_cov", "answered": "answered",
+             "abstention_correct": "abst_ok", "citation_support_recall": "cit_sup_r", "mrr": "mrr"}
+    lines.append(f"{'kind':<16}" + "".join(f"{v:>11}" for v in short.values()))
+    for kind in kinds:
+        ka = (sa.get("by_kind", {}).get(kind) or {}).get("means", {})
+        kb = (sb.get("by_kind", {}).get(kind) or {}).get("means", {})
+        lines.append(f"{kind:<16}" + "".join(f"{_delta(ka.get(m), kb.get(m)):>11}" for m in short))
+    changed = []
+    for qid, b in rb.items():
+        a = ra.get(qid)
+        if a is None:
+            continue
+        notes = []
+        if bool(a.get("abstained")) != bool(b.get("abstained")):
+            notes.append("answered -> abstained" if b.get("abstained") else "abstained -> answered")
+        ma, mb = a.get("metrics") or {}, b.get("metrics") or {}
+        fa, fb = ma.get("fact_coverage"), mb.get("fact_coverage")
+        if fa is not None and fb is not None and abs(fa - fb) > 1e-9:
+            notes.append(f"fact coverage {'up' if fb > fa else 'down'} {fa:.2f} -> {fb:.2f}")
+        ha, hb = ma.get("hit_at_k"), mb.get("hit_at_k")
+        if ha is not None and hb is not None and ha != hb:
+            notes.append(f"hit@{HIT_K} {ha:.0f} -> {hb:.0f}")
+        if ("error" in a) != ("error" in b):
+            notes.append("now fails: " + b["error"] if "error" in b else "error fixed")
+        if notes:
+            changed.append(f"  {qid} [{b.get('kind')}] {'; '.join(notes)} — {str(b.get('question'))[:70]}")
+    only = sorted(set(ra) ^ set(rb))
+    lines += ["", f"Questions whose outcome changed ({len(changed)}):", *(changed or ["  (none)"])]
+    if only:
+        lines.append(f"In only one run ({len(only)}): {', '.join(only[:20])}{' …' if len(only) > 20 else ''}")
+    return "\n".join(lines)
