@@ -74,7 +74,7 @@ def ingest(ctx, paths, prune, rebuild, quiet, as_json):
 
 @cli.group()
 def index():
-    """Inspect the index."""
+    """Inspect the index: which articles are indexed, with dates, publishers and chunk counts."""
 
 
 @index.command("stats")
@@ -141,7 +141,10 @@ def ask(ctx, question, history, k, llm, articles, since, until, as_json):
 
 from eval.cli import eval_cmd  # noqa: E402  (cheap: no model, chroma or plotting imports)
 
+from .ui_cli import chat_command  # noqa: E402  (does not import gradio)
+
 cli.add_command(eval_cmd)
+cli.add_command(chat_command)
 
 
 def main(argv: list[str] | None = None) -> int:

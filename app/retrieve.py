@@ -137,15 +137,19 @@ class Engine:
         t2 = time.perf_counter()
         by_id: dict[str, Passage] = {p.chunk_id: p for p, _ in dense}
         fused: dict[str, float] = {}
-        for rank, (p, _s) in enumerate(dense, 1):
+        # Reciprocal-rank fusion, scaled by each hit's score relative to its side's best, so that
+        # a standout exact match (a rare name or number) is not outvoted by mediocre consensus.
+        top = max((sc for _p, sc in dense), default=1.0) or 1.0
+        for rank, (p, sc) in enumerate(dense, 1):
             p.dense_rank = rank
-            fused[p.chunk_id] = fused.get(p.chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            fused[p.chunk_id] = fused.get(p.chunk_id, 0.0) + (1.0 + max(sc, 0.0) / top) / (RRF_K + rank)
         # Names and numbers are where embeddings are weakest: trust the exact-term side more then.
         lex_weight = 2.0 if _SPECIFIC.search(query) else 1.0
         lex_rank = {}
-        for rank, (cid, _s) in enumerate(lexical, 1):
+        top = max((sc for _c, sc in lexical), default=1.0) or 1.0
+        for rank, (cid, sc) in enumerate(lexical, 1):
             lex_rank[cid] = rank
-            fused[cid] = fused.get(cid, 0.0) + lex_weight / (RRF_K + rank)
+            fused[cid] = fused.get(cid, 0.0) + lex_weight * (1.0 + sc / top) / (RRF_K + rank)
         missing = [cid for cid in lex_rank if cid not in by_id]
         if missing:
             got = self.index.chunks.get(ids=missing, include=["documents", "metadatas"])
@@ -156,6 +160,15 @@ class Engine:
                 by_id[cid].lexical_rank = rank
         ranked = sorted((c for c in fused if c in by_id), key=lambda c: -fused[c])
         out = self._diversify([by_id[c] for c in ranked], fused, k)
+        # Each side's best hit always gets a slot: an exact match on a rare name or number that
+        # the embedding misses must not be outvoted by passages both sides find mediocre.
+        for must in (dense[0][0].chunk_id if dense else None, lexical[0][0] if lexical else None):
+            if must and must in by_id and all(p.chunk_id != must for p in out) and len(out) >= k:
+                by_id[must].score = fused[must]
+                out[-1] = by_id[must]
+            elif must and must in by_id and all(p.chunk_id != must for p in out):
+                by_id[must].score = fused[must]
+                out.append(by_id[must])
         if timings is not None:
             timings["dense"] = t1 - t0
             timings["lexical"] = t2 - t1

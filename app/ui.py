@@ -63,6 +63,7 @@ from .retrieve import Engine, Filters  # noqa: E402
 from .schema import Answer  # noqa: E402
 
 MAX_UPLOAD_FILES = 20
+SHOW_FILES = 5  # per-file lines in an ingest report before "… and N more"
 UPLOAD_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
 DEFAULT_K = 6
 OFFLINE = "Offline (extractive quotes)"
@@ -533,12 +534,16 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
                 lines.append(("err", f"Ingest failed: {value}"))
             else:
                 s = value
-                for aid in s.added:
-                    lines.append(("ok", f"added {labels.get(aid, aid)} — searchable now"))
-                for aid in s.updated:
-                    lines.append(("ok", f"updated {labels.get(aid, aid)} — searchable now"))
-                for aid in s.unchanged:
-                    lines.append(("info", f"unchanged {labels.get(aid, aid)} (already indexed)"))
+                lines.insert(0, ("info", f"added {len(s.added)}, updated {len(s.updated)}, unchanged {len(s.unchanged)}, "
+                                         f"failed {len(s.failed)} — {s.chunks_written} passages indexed in {s.seconds:.1f} s"))
+                for verb, ids in (("added", s.added), ("updated", s.updated)):
+                    for aid in ids[:SHOW_FILES]:
+                        lines.append(("ok", f"{verb} {labels.get(aid, aid)} — searchable now"))
+                    if len(ids) > SHOW_FILES:
+                        lines.append(("ok", f"… and {len(ids) - SHOW_FILES} more {verb}"))
+                if len(s.unchanged) <= SHOW_FILES:
+                    for aid in s.unchanged:
+                        lines.append(("info", f"unchanged {labels.get(aid, aid)} (already indexed)"))
                 for f, why in s.skipped:
                     name = Path(f).name
                     lines.append(("info", f"skipped {labels.get(name, name)}: {why}"))
@@ -751,6 +756,7 @@ ol.assay-sources-list .assay-cite{vertical-align:baseline}
 .assay-table{width:100%;border-collapse:collapse;font-size:.9em}
 .assay-table th,.assay-table td{text-align:left;padding:.35em .5em;border-bottom:1px solid var(--border-color-primary);vertical-align:top}
 .assay-num{text-align:right}
+.assay-table td:nth-child(2){white-space:nowrap}
 .assay-upload-status ul{list-style:none;padding-left:0}
 .assay-upload-status .assay-err{color:#b91c1c}
 .assay-upload-status .assay-ok{color:#15803d}

@@ -109,6 +109,12 @@ def upload(page, paths: list[Path]) -> str:
 def test_first_load_shows_examples(page):
     text = page.locator("#assay-chat").inner_text()
     assert "partnering" in text and "used for" in text and "challenges" in text
+    # clicking an example asks it
+    page.locator("#assay-chat").get_by_text("What are rare earth elements used for?").first.click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('#assay-chat .assay-answer:not(.assay-streaming)').length > 0", timeout=ANSWER_TIMEOUT
+    )
+    assert "rare earth elements used for" in page.locator("#assay-chat .assay-user").first.inner_text()
 
 
 def test_partner_question_is_answered_with_citations(page):
@@ -186,7 +192,7 @@ def test_upload_refuses_bad_files(page, tmp_path):
     empty.write_text("")
     status = upload(page, [bad, empty])
     assert "refused empty.txt" in status, status
-    assert "added" not in status, status  # notes.exe is refused in the browser or by the server
+    assert "searchable now" not in status, status  # notes.exe is refused in the browser or by the server
     assert not (page.locator("#assay-library").inner_text().count("notes"))
 
 
