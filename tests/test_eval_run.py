@@ -152,3 +152,47 @@ def test_cli_fail_under(runner_cli, tiny, tmp_path):
     assert res.exit_code == 2 and "citation_support_recall" in res.output
     res = runner.invoke(runner_cli, ["eval", "compare", str(tiny["base"] / "out"), str(tmp_path / "o1")])
     assert res.exit_code == 0 and "B-A" in res.output
+
+
+def test_eval_with_an_llm_writer_through_the_same_command(tiny, llama_server, tmp_path):
+    from app.cli import cli
+
+    out = tmp_path / "llm-run"
+    r = CliRunner().invoke(cli, ["eval", str(tiny["questions"]), "--corpus", str(tiny["corpus"]), "--out", str(out),
+                                 "--llm", llama_server.spec, "-q"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == len(QUESTIONS) and not any(row.get("error") for row in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["meta"]["writer"] in ("openai", llama_server.spec)
+    for row in rows:  # whatever the small model wrote, every surviving citation resolves
+        assert row["metrics"]["citation_validity"] in (None, 1.0)
+
+
+@pytest.mark.slow
+def test_html_report_renders_in_the_browser_with_its_plots(tmp_path, shared_dir):
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.exists():
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    out = tmp_path / "shared-run"
+    evaluate(shared_dir / "eval" / "questions.jsonl", settings=Settings(index_dir=tmp_path / "unused"),
+             corpus=shared_dir / "corpus", out=out, progress=False)
+    for name in ("results.jsonl", "summary.json", "report.md", "report.html"):
+        assert (out / name).stat().st_size > 0, name
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync"])
+        page = browser.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto((out / "report.html").resolve().as_uri())
+        images = page.eval_on_selector_all("img", "els => els.map(e => [e.src.slice(0, 22), e.naturalWidth])")
+        text = page.inner_text("body")
+        browser.close()
+    assert not errors, errors
+    assert len(images) >= 2 and all(src.startswith("data:image/png") and width > 100 for src, width in images)
+    assert "hit" in text.lower() and "d01" in text or "fact" in text.lower()
