@@ -63,6 +63,7 @@ class _Candidate:
     dense: float = 0.0
     lexical: float = 0.0
     score: float = 0.0
+    covers: float = 1.0  # share of the question's key names in the sentence (or its title/heading)
 
 
 _NAME = re.compile(r"\b(?:[A-Z][\w&.-]*[A-Za-z0-9]|[A-Z]{2,}|\d{3,}[\w]*)\b")
@@ -129,11 +130,17 @@ def extractive(query: str, passages: list[Passage], engine: Engine, max_sentence
     vecs = engine.embed([_in_context(c) for c in cands])
     qv = engine.embed([query], cache="q")[0]
     dense = vecs @ qv
+    # Names the user's own question hinges on ("…with Japan?"): an answer must be about them.
+    names = [t for t in key_terms(query.split(" (", 1)[0]) if not t[0].isdigit()]
     for c, d in zip(cands, dense):
         terms = set(tokenize(c.text))
         c.dense = float(d)
         c.lexical = sum(w for t, w in weights.items() if t in terms) / total
         c.score = 0.65 * c.dense + 0.35 * c.lexical + 0.02 / (1 + c.rank)
+        if names:
+            context = terms | set(tokenize(" ".join((c.passage.title, c.passage.heading, _date_words(c.passage.published)))))
+            c.covers = sum(t in context for t in names) / len(names)
+            c.score += 0.1 * c.covers
     order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
     best = cands[order[0]]
     top_dense = float(dense.max())
@@ -204,6 +211,8 @@ def _expand_list(picked: list[_Candidate], cands: list[_Candidate]) -> list[_Can
             opens = lead is not None and lead.text.rstrip().endswith(":")
             if not (opens or len(inside) >= 2 or (inside and lead is not None)):
                 continue
+            if not any(x in picked[:2] for x in [*inside, lead]):
+                continue  # a list further down the ranking is not what was asked
             items = []
             for a, b in group[:MAX_LIST_ITEMS]:
                 first = next((x for x in cands if x.passage is c.passage and a <= x.start < b), None)
@@ -282,7 +291,7 @@ def stream_answer(
 
         query = condense_question(parse_spec(llm), question, history)
     else:
-        query = rewrite.standalone(question, history)
+        query = rewrite.standalone(question, history, specificity=_specificity(engine))
     passages = engine.retrieve(query, k=k, filters=filters, timings=timings)
     t1 = time.perf_counter()
     if not passages:
@@ -307,6 +316,19 @@ def stream_answer(
     ans.writer = llm.split(":", 1)[0] if llm else "extractive"
     ans.timings = {"retrieve": t1 - t0, "write": t2 - t1, "total": t2 - t0, **{k_: v for k_, v in timings.items() if k_ != "retrieve"}}
     yield ans
+
+
+def _specificity(engine: Engine):
+    """How rare a word is in the indexed articles (idf of its first term; unknown words count as rare)."""
+
+    def score(word: str) -> float:
+        terms = tokenize(word)
+        if not terms:
+            return 0.0
+        lex = engine.index.lexical()
+        return lex.idf(terms[0]) if terms[0] in lex.bm25.vocab_dict else 99.0
+
+    return score
 
 
 def _missing_terms(query: str, passages: list[Passage]) -> list[str]:

@@ -39,7 +39,7 @@ def is_followup(question: str) -> bool:
     return len(content_words(question)) <= 1
 
 
-def standalone(question: str, history: list[str] | None) -> str:
+def standalone(question: str, history: list[str] | None, specificity=None) -> str:
     """The query to search for: `question` plus the subject it leaves implicit, if it is a follow-up.
 
     >>> standalone("Where is that facility?", ["What did the Department of Defense award MP Materials?"])
@@ -49,12 +49,20 @@ def standalone(question: str, history: list[str] | None) -> str:
         return question.strip()
     previous = ""
     for turn in history:  # each earlier turn may itself be a follow-up
-        previous = standalone(turn, [previous] if previous else None) if previous else turn.strip()
+        previous = standalone(turn, [previous] if previous else None, specificity) if previous else turn.strip()
     if not is_followup(question):
         return question.strip()
     context = re.sub(r"\s*\(|\)", " ", previous)
     mine = {w.lower() for w in content_words(question)}
     carried = [w for w in content_words(context) if w.lower() not in mine]
+    if specificity and mine and _ELLIPTIC_START.match(question):
+        # "And dysprosium oxide?" after a question about terbium oxide: the new subject replaces
+        # the old one — the most specific carried word(s) — while "average price 2022" stays.
+        words = [w for w in carried if not w[0].isdigit()]
+        if words:
+            top = max(specificity(w) for w in words)
+            if top >= min(specificity(w) for w in content_words(question)):
+                carried = [w for w in carried if w[0].isdigit() or specificity(w) < top]
     if not carried:
         return question.strip()
     return f"{question.strip()} ({' '.join(dict.fromkeys(carried))})"
