@@ -57,6 +57,12 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     assert "MP Materials" in q and q.startswith("Where is that facility?")
     assert standalone("What about Canada?", ["Which countries is the US partnering with on rare earths?"]).startswith("What about Canada? (")
     assert standalone("What is the value of imports in 2024?", ["Who mines bastnaesite?"]) == "What is the value of imports in 2024?"
+    from app.answer import _specificity
+
+    swapped = standalone("And dysprosium oxide?", ["What was the average price of terbium oxide in 2022?"], _specificity(corpus_engine))
+    assert "terbium" not in swapped and "price" in swapped and "2022" in swapped
+    ans = answer("And dysprosium oxide?", ["What was the average price of terbium oxide in 2022?"], engine=corpus_engine)
+    assert "Dysprosium oxide" in ans.text and "382" in ans.text
     ans = answer("Where is that facility?", ["What did the Department of Defense award MP Materials?"], engine=corpus_engine)
     assert "Mountain Pass" in ans.text and ans.query != ans.question
     ans = answer("What about Canada?", ["Which countries is the US partnering with on rare earths?"], engine=corpus_engine)
