@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import threading
+import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,77 @@ class IndexMismatch(IndexError_):
 
 class IndexBusy(IndexError_):
     pass
+
+
+class IndexCorrupt(IndexError_):
+    """Chroma cannot read the index files (truncated database, damaged vector segment ...)."""
+
+
+class IndexUnreachable(IndexError_):
+    """The Chroma server given by --chroma-url / ASSAY_CHROMA_URL does not answer."""
+
+
+STALE_CHECK_SECONDS = 2.0
+"""A long-running reader looks at most this often whether another process changed the index."""
+GENERATION_FILE = "generation"
+_UUID_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _short(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _is_connection_error(e: BaseException) -> bool:
+    try:
+        import httpx
+
+        if isinstance(e, httpx.TransportError):
+            return True
+    except ImportError:  # pragma: no cover
+        pass
+    return isinstance(e, ConnectionError) or "could not connect to a chroma server" in str(e).lower()
+
+
+def _chroma_cause(e: BaseException) -> BaseException:
+    """The Chroma or connection error behind `e` (chromadb sometimes fails while cleaning up
+    after the real error, e.g. an AttributeError whose context is 'database disk image is malformed')."""
+    seen, cur = 0, e
+    while cur is not None and seen < 6:
+        mod = type(cur).__module__ or ""
+        if mod.startswith("chromadb") or _is_connection_error(cur):
+            return cur
+        cur, seen = cur.__cause__ or cur.__context__, seen + 1
+    return e
+
+
+class _Guarded:
+    """A Chroma collection whose failures become IndexError_ messages (corrupt files, server down).
+
+    Everything else (attributes, argument errors) passes through unchanged.
+    """
+
+    def __init__(self, col, index: "Index"):
+        self._col = col
+        self._index = index
+
+    def __getattr__(self, name):
+        attr = getattr(self._col, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args, **kwargs):
+            try:
+                return attr(*args, **kwargs)
+            except IndexError_:
+                raise
+            except Exception as e:
+                raise self._index._translate(e) from e
+
+        return call
+
+    def __repr__(self) -> str:
+        return f"<guarded {self._col!r}>"
 
 
 def date_int(value: str | None) -> int:
@@ -69,7 +144,14 @@ class ArticleRecord:
 
 
 class Index:
-    """Open (or create) the index described by `settings`."""
+    """Open (or create) the index described by `settings`.
+
+    One object per process is meant to be shared by its threads. A long-running process (the
+    chat) notices writes by other processes through a generation token that every write bumps
+    (a small file beside the embedded index; the `{collection}__articles` collection's metadata
+    on a Chroma server), checked at most every STALE_CHECK_SECONDS: it then reloads the lexical
+    index and, in embedded mode, re-opens Chroma (whose in-memory vector index would be stale).
+    """
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -79,55 +161,168 @@ class Index:
         self._lexical: LexicalIndex | None = None
         self._lexical_stamp: str | None = None
         self._lock = threading.RLock()
+        self._generation: str | None = None  # the token this object last saw or wrote
+        self._checked = 0.0  # monotonic time of the last staleness check
+        self.stale_check_seconds = float(os.environ.get("ASSAY_STALE_CHECK_SECONDS", STALE_CHECK_SECONDS))
 
     # -- connection -------------------------------------------------------------------------
     @property
     def where(self) -> str:
         return self.settings.chroma_url or str(self.settings.index_dir)
 
+    def _server_address(self) -> tuple[str, int, bool]:
+        raw = self.settings.chroma_url.strip()
+        url = urlparse(raw if "://" in raw else f"http://{raw}")
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise IndexUnreachable(f"--chroma-url {raw!r} is not an http://host:port address")
+        try:
+            port = url.port or (443 if url.scheme == "https" else 8000)
+        except ValueError:
+            raise IndexUnreachable(f"--chroma-url {raw!r} has an invalid port") from None
+        return url.hostname, port, url.scheme == "https"
+
+    def _unreachable(self) -> IndexUnreachable:
+        try:
+            port = self._server_address()[1]
+        except IndexError_:
+            port = 8000
+        return IndexUnreachable(
+            f"Chroma server at {self.settings.chroma_url} is not reachable — start it with "
+            f"`chroma run --path DIR --port {port}` or unset ASSAY_CHROMA_URL"
+        )
+
+    def _corrupt(self, e: BaseException) -> IndexCorrupt:
+        return IndexCorrupt(
+            f"the index at {self.where} cannot be read ({_short(e)}). Rebuild it with "
+            "`assay ingest corpus/ --rebuild` (or use another --index folder)."
+        )
+
+    def _translate(self, e: BaseException) -> Exception:
+        """A Chroma failure as the IndexError_ that says what to do; other errors unchanged."""
+        if isinstance(e, IndexError_):
+            return e
+        e = _chroma_cause(e)
+        if self.settings.chroma_url and _is_connection_error(e):
+            return self._unreachable()
+        try:
+            from chromadb.errors import InternalError, NotFoundError
+        except ImportError:  # pragma: no cover
+            return e
+        if isinstance(e, NotFoundError):
+            # the collection went away under us (another process ran --rebuild): re-open next time
+            self._reset()
+            return IndexEmpty(f"the index at {self.where} was rebuilt or removed by another process — try again ({_short(e)})")
+        if isinstance(e, InternalError):
+            if self.settings.chroma_url:
+                return IndexCorrupt(f"the Chroma server at {self.settings.chroma_url} failed: {_short(e)}")
+            return self._corrupt(e)
+        return e
+
     @property
     def client(self):
-        if self._client is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
+        with self._lock:
+            if self._client is None:
+                self._client = self._connect()
+            return self._client
 
-            os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-            if self.settings.chroma_url:
-                url = urlparse(self.settings.chroma_url)
-                self._client = chromadb.HttpClient(
-                    host=url.hostname or "127.0.0.1",
-                    port=url.port or (443 if url.scheme == "https" else 8000),
-                    ssl=url.scheme == "https",
-                    settings=chroma_settings,
-                )
-            else:
-                self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-                self._client = chromadb.PersistentClient(path=str(self.settings.index_dir), settings=chroma_settings)
-        return self._client
+    def _connect(self):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        if self.settings.chroma_url:
+            host, port, ssl = self._server_address()
+            try:
+                return chromadb.HttpClient(host=host, port=port, ssl=ssl, settings=chroma_settings)
+            except Exception as e:
+                if _is_connection_error(e):
+                    raise self._unreachable() from None
+                raise
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            return chromadb.PersistentClient(path=str(self.settings.index_dir), settings=chroma_settings)
+        except Exception as e:
+            err = self._translate(e)
+            if not isinstance(err, (IndexError_, OSError)):
+                err = self._corrupt(_chroma_cause(e))  # Chroma could not open the folder at all
+            raise err from e
+
+    def _reset(self, reopen: bool = False) -> None:
+        """Forget collection handles and the lexical index; `reopen` also drops the embedded client.
+
+        Chroma shares one in-process system per embedded path and keeps its vector index in
+        memory, so it would not see vectors another process added: re-opening takes it out of
+        that cache (in-flight queries keep their old handles until they finish).
+        """
+        with self._lock:
+            self._chunks = self._articles = None
+            self._lexical = self._lexical_stamp = None
+            if reopen and self._client is not None and not self.settings.chroma_url:
+                old, self._client = self._client, None
+                try:
+                    from chromadb.api.shared_system_client import SharedSystemClient as Shared
+
+                    ident = getattr(old, "_identifier", None)
+                    with Shared._refcount_lock:
+                        Shared._identifier_to_system.pop(ident, None)
+                        Shared._identifier_to_refcount.pop(ident, None)
+                except Exception:  # pragma: no cover - chromadb internals moved: a new client still helps
+                    pass
+
+    def _names(self) -> set[str]:
+        try:
+            return {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
+        except IndexError_:
+            raise
+        except Exception as e:
+            raise self._translate(e) from e
 
     def _open(self, create: bool) -> None:
         if self._chunks is not None:
             return
-        name = self.settings.collection
-        existing = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
-        if name not in existing:
-            if not create:
-                raise IndexEmpty(
-                    f"index is empty ({self.where}) — run `assay ingest corpus/` first"
+        with self._lock:
+            if self._chunks is not None:
+                return
+            name = self.settings.collection
+            gen = self._read_generation()  # before reading data: a write in between shows up later
+            existing = self._names()
+            try:
+                if name not in existing:
+                    if not create:
+                        self._raise_empty()
+                    chunks = self.client.create_collection(
+                        name,
+                        metadata=self.settings.build_signature(),
+                        configuration={"hnsw": {"space": "cosine"}},
+                        embedding_function=None,
+                    )
+                else:
+                    chunks = self.client.get_collection(name, embedding_function=None)
+                    self._check_signature(chunks.metadata or {})
+                art_name = f"{name}__articles"
+                if art_name in existing:
+                    articles = self.client.get_collection(art_name, embedding_function=None)
+                else:
+                    articles = self.client.get_or_create_collection(art_name, metadata={"assay_role": "articles"}, embedding_function=None)
+            except IndexError_:
+                raise
+            except Exception as e:
+                raise self._translate(e) from e
+            self._chunks, self._articles = _Guarded(chunks, self), _Guarded(articles, self)
+            self._generation = gen
+            self._checked = time.monotonic()
+
+    def _raise_empty(self):
+        if not self.settings.chroma_url:
+            folder = self.settings.index_dir
+            orphans = [p for p in folder.iterdir() if p.is_dir() and _UUID_DIR.match(p.name)] if folder.is_dir() else []
+            if orphans:
+                raise IndexCorrupt(
+                    f"the index at {folder} has vector files but no collection (chroma.sqlite3 is missing or was reset). "
+                    "Rebuild it with `assay ingest corpus/ --rebuild`."
                 )
-            self._chunks = self.client.create_collection(
-                name,
-                metadata=self.settings.build_signature(),
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=None,
-            )
-        else:
-            self._chunks = self.client.get_collection(name, embedding_function=None)
-            self._check_signature(self._chunks.metadata or {})
-        self._articles = self.client.get_or_create_collection(
-            f"{name}__articles", metadata={"assay_role": "articles"}, embedding_function=None
-        )
+        raise IndexEmpty(f"index is empty ({self.where}) — run `assay ingest corpus/` first")
 
     def _check_signature(self, found: dict) -> None:
         wanted = self.settings.build_signature()
@@ -138,13 +333,73 @@ class Index:
                 "Rebuild it with `assay ingest corpus/ --rebuild`, or use another --index folder."
             )
 
+    # -- staleness: did another process write? ------------------------------------------------
+    @property
+    def _generation_file(self) -> Path:
+        return self.settings.index_dir / GENERATION_FILE
+
+    def _read_generation(self) -> str | None:
+        """The current write token (None when nothing recorded one yet)."""
+        if not self.settings.chroma_url:
+            try:
+                return self._generation_file.read_text().strip() or None
+            except OSError:
+                return None
+        try:
+            col = self.client.get_collection(f"{self.settings.collection}__articles", embedding_function=None)
+        except IndexError_:
+            raise
+        except Exception as e:
+            err = self._translate(e)
+            if isinstance(err, IndexEmpty):
+                return None
+            raise err from e
+        return (col.metadata or {}).get("assay_generation")
+
+    def _bump(self) -> None:
+        """Record that this process changed the index (called after every write)."""
+        gen = f"{time.time_ns():x}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        if self.settings.chroma_url:
+            if self._articles is None:
+                return  # dropped: readers notice the collection is gone
+            self._articles.modify(metadata={"assay_role": "articles", "assay_generation": gen})
+        else:
+            tmp = self._generation_file.with_name(f".{GENERATION_FILE}.{os.getpid()}.{threading.get_ident()}")
+            try:
+                tmp.write_text(gen)
+                os.replace(tmp, self._generation_file)
+            except OSError:
+                return
+        self._generation = gen
+
+    def refresh_if_stale(self, force: bool = False) -> bool:
+        """Re-open if another process changed the index since we looked; True when it had.
+
+        Cheap: at most one file read (embedded) or one small request (server) every
+        `stale_check_seconds`, unless `force`.
+        """
+        if self._chunks is None:
+            return False  # nothing open yet: the next access reads the current state
+        now = time.monotonic()
+        if not force and now - self._checked < self.stale_check_seconds:
+            return False
+        with self._lock:
+            self._checked = now
+            gen = self._read_generation()
+            if gen == self._generation:
+                return False
+            self._reset(reopen=True)
+            return True
+
     @property
     def chunks(self):
+        self.refresh_if_stale()
         self._open(create=False)
         return self._chunks
 
     @property
     def articles(self):
+        self.refresh_if_stale()
         self._open(create=False)
         return self._articles
 
@@ -160,22 +415,51 @@ class Index:
             return False
 
     def drop(self) -> None:
-        """Delete both collections and the lexical index (used by --rebuild)."""
-        names = {c if isinstance(c, str) else c.name for c in self.client.list_collections()}
-        for n in (self.settings.collection, f"{self.settings.collection}__articles"):
-            if n in names:
-                self.client.delete_collection(n)
-        self._chunks = self._articles = None
-        self._lexical = None
-        import shutil
+        """Delete both collections and the lexical index (used by --rebuild).
 
-        shutil.rmtree(self.lexical_dir, ignore_errors=True)
+        An embedded index that Chroma cannot read any more is removed file by file instead.
+        """
+        with self._lock:
+            try:
+                names = self._names()
+                for n in (self.settings.collection, f"{self.settings.collection}__articles"):
+                    if n in names:
+                        self.client.delete_collection(n)
+            except IndexCorrupt:
+                if self.settings.chroma_url:
+                    raise
+                self._reset(reopen=True)
+                self._remove_chroma_files()
+            except IndexError_:
+                raise
+            except Exception as e:
+                err = self._translate(e)
+                if self.settings.chroma_url or not isinstance(err, IndexCorrupt):
+                    raise err from e
+                self._reset(reopen=True)
+                self._remove_chroma_files()
+            self._reset()
+            shutil.rmtree(self.lexical_dir, ignore_errors=True)
+            self._bump()
+
+    def _remove_chroma_files(self) -> None:
+        folder = self.settings.index_dir
+        for p in folder.iterdir():
+            if p.name.startswith("chroma.sqlite3") or p.name == GENERATION_FILE:
+                p.unlink(missing_ok=True)
+            elif p.is_dir() and _UUID_DIR.match(p.name):
+                shutil.rmtree(p, ignore_errors=True)
 
     # -- writing ------------------------------------------------------------------------------
     @contextmanager
     def writer(self):
-        """Single-writer lock for the embedded index; a Chroma server serialises writes itself."""
+        """Single-writer lock for the embedded index; a Chroma server serialises writes itself.
+
+        Whoever takes the lock first re-opens if another process wrote meanwhile, so that nothing
+        is ever written through a stale in-memory view of the index.
+        """
         if self.settings.chroma_url:
+            self.refresh_if_stale(force=True)
             yield self
             return
         from filelock import FileLock, Timeout
@@ -190,6 +474,7 @@ class Index:
                 "or add articles through the running chat's upload panel"
             ) from None
         try:
+            self.refresh_if_stale(force=True)
             yield self
         finally:
             lock.release()
@@ -222,6 +507,7 @@ class Index:
         record.update(file_meta, article_id=article.id, path=article.path, content_hash=article.content_hash, n_chunks=len(chunks))
         self.articles.upsert(ids=[article.id], embeddings=[[1.0]], documents=[article.text], metadatas=[record])
         self._lexical = None
+        self._bump()
 
     def touch_article(self, article_id: str, file_meta: dict) -> None:
         """Record a new size/mtime for an article whose content did not change."""
@@ -239,6 +525,7 @@ class Index:
             col.delete(ids=ids[i : i + step])
         self.articles.delete(ids=[article_id])
         self._lexical = None
+        self._bump()
         return len(ids)
 
     # -- reading ------------------------------------------------------------------------------
@@ -276,22 +563,47 @@ class Index:
         return cache
 
     def lexical(self, refresh: bool = False) -> LexicalIndex:
-        """The BM25 index, loaded or rebuilt so that it matches the collection."""
+        """The BM25 index, loaded or rebuilt so that it matches the collection.
+
+        Kept in memory; reloaded when this process wrote, when another process wrote (see
+        `refresh_if_stale`), or on `refresh`. A missing, stale or unreadable copy on disk is
+        rebuilt from the collection and saved again.
+        """
+        self.refresh_if_stale()
         with self._lock:
             if self._lexical is not None and not refresh:
                 return self._lexical
             stamp = self.stamp()
             if self._lexical is not None and self._lexical_stamp == stamp:
                 return self._lexical
-            lex = LexicalIndex.load(self.lexical_dir, stamp)
+            try:
+                lex = LexicalIndex.load(self.lexical_dir, stamp)
+            except Exception:  # damaged files: rebuild below
+                lex = None
             if lex is None:
                 lex = self._build_lexical()
-                try:
-                    lex.save(self.lexical_dir, stamp)
-                except OSError:
-                    pass  # a read-only index folder still serves queries from memory
+                self._save_lexical(lex, stamp)
             self._lexical, self._lexical_stamp = lex, stamp
             return lex
+
+    def _save_lexical(self, lex: LexicalIndex, stamp: str) -> None:
+        """Save through a private folder and swap it in, so that processes sharing the folder
+        (CLI ingest and chat on one Chroma server) never see a half-written copy."""
+        final = self.lexical_dir / "bm25"
+        private = self.lexical_dir / f".new-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        old = self.lexical_dir / f".old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        try:
+            lex.save(private, stamp)  # writes private/bm25
+            try:
+                final.rename(old)
+            except FileNotFoundError:
+                pass
+            (private / "bm25").rename(final)
+        except OSError:
+            pass  # a read-only or contended folder: this process still serves from memory
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
+            shutil.rmtree(old, ignore_errors=True)
 
     def _build_lexical(self) -> LexicalIndex:
         ids, texts, arts, pubs = [], [], [], []
