@@ -71,6 +71,21 @@ def parse_spec(spec: str) -> LLMSpec:
     return LLMSpec(provider, m["model"], url)
 
 
+def display_spec(spec: str | None) -> str:
+    """`spec` as safe to show in a UI or report: no credentials, query string or fragment in the URL."""
+    if not spec:
+        return ""
+    try:
+        parsed = parse_spec(spec)
+    except ValueError:
+        provider = (spec or "").partition(":")[0].strip().lower()
+        return f"{provider if provider in PROVIDERS else 'unknown'} (invalid spec)"
+    if parsed.base_url:
+        parts = urlsplit(parsed.base_url)
+        parsed = LLMSpec(parsed.provider, parsed.model, parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl())
+    return str(parsed)
+
+
 def _api_key() -> str:
     return os.environ.get("ASSAY_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or NO_KEY
 

@@ -33,6 +33,13 @@ HTTP API
 string; chat-style ``[{"role": "user", "content": ...}, ...]`` lists are accepted too (only
 user turns are used). Optional trailing arguments: ``articles`` (list of article ids),
 ``since`` / ``until`` (YYYY[-MM[-DD]]).
+
+Limits and security
+-------------------
+``ASSAY_QUEUE_SIZE`` (default 64) bounds the request queue: beyond it Gradio answers "Queue is full"
+(HTTP 503) instead of piling up work; ``ASSAY_CONCURRENCY`` (default 2) answers run at once. Uploads
+go through `save_uploads()` (safe names, size/count limits, type checked by content, written only
+inside ``<corpus>/uploads``). See SECURITY.md for the threat model and the tests behind it.
 """
 
 from __future__ import annotations
@@ -59,6 +66,7 @@ from ingest.config import Settings  # noqa: E402
 from ingest.load import SUPPORTED_SUFFIXES  # noqa: E402
 
 from .answer import stream_answer  # noqa: E402
+from .llm import display_spec  # noqa: E402
 from .retrieve import Engine, Filters  # noqa: E402
 from .schema import Answer  # noqa: E402
 
@@ -79,6 +87,14 @@ _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 def esc(value: Any) -> str:
     """Text -> HTML text. Everything that is not our own markup goes through here."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def env_int(name: str, default: int, lo: int, hi: int) -> int:
+    """An integer setting from the environment, clamped to [lo, hi]; `default` when unset or invalid."""
+    try:
+        return min(hi, max(lo, int(os.environ.get(name, "").strip() or default)))
+    except ValueError:
+        return default
 
 
 def corpus_dir_for(settings: Settings, corpus_dir: str | Path | None = None) -> Path:
@@ -134,7 +150,7 @@ def _source_block(c: dict) -> str:
     """Hidden per-citation panel content, copied into the Sources panel on click."""
     spans = c.get("spans") or [[c["start"], c["end"]]]
     url = _safe_url(c.get("source_url", ""))
-    link = f'<a class="assay-src-link" href="{esc(url)}">Open the original source ↗</a>' if url else '<span class="assay-muted">No link to the original source.</span>'
+    link = f'<a class="assay-src-link" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">Open the original source ↗</a>' if url else '<span class="assay-muted">No link to the original source.</span>'
     passage = _highlight(c.get("passage_text", ""), int(c.get("passage_start", 0)), spans)
     return (
         f'<div class="assay-src assay-n-{int(c["n"])}" hidden>'
@@ -303,19 +319,178 @@ def render_library(stats: dict | None, error: str = "") -> str:
 # ------------------------------------------------------------------ uploads
 
 
+# Names Windows cannot open (and that confuse tools on shared drives), and the folder notes the
+# corpus walker skips (an upload named README.md would silently never be re-indexed).
+_RESERVED_STEMS = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+_FOLDER_NOTE_NAMES = {"readme.md", "readme.txt", "readme.markdown", "license", "license.md", "license.txt"}
+MAX_NAME_STEM = 100
+
+
 def safe_filename(name: str) -> str:
-    """Basename only, safe characters, no leading dots; '' when nothing usable is left."""
-    base = re.split(r"[\\/]", str(name or ""))[-1]
-    base = unicodedata.normalize("NFKC", base).strip()
+    """Basename only, safe characters, no leading dots, no reserved names; never '' or a path.
+
+    ``../../x.md`` and ``..\\..\\x.md`` -> ``x.md``; ``/etc/passwd.md`` -> ``passwd.md``; ``.hidden.md`` ->
+    ``hidden.md``; ``CON.md`` -> ``CON-upload.md``; ``README.md`` -> ``README-upload.md``; ``""`` -> ``upload``.
+    """
+    base = unicodedata.normalize("NFKD", str(name or ""))
+    base = "".join(ch for ch in base if not unicodedata.combining(ch))  # é -> e
+    base = re.split(r"[\\/]", base)[-1].strip()
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""
-    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-")
-    stem = re.sub(r"\.{2,}", ".", stem)[:100]
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
+    stem = re.sub(r"\.{2,}", ".", stem).strip("._-")[:MAX_NAME_STEM].strip("._-")
     suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix).lower()[:10]
     if not stem:
         stem = "upload"
+    full = f"{stem}.{suffix}" if suffix else stem
+    if stem.split(".")[0].lower() in _RESERVED_STEMS or full.lower() in _FOLDER_NOTE_NAMES:
+        stem = f"{stem}-upload"
     return f"{stem}.{suffix}" if suffix else stem
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """True when `path` (after resolving symlinks and ..) is inside `folder` (resolved)."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+# ---- what a file really is, from its first bytes (never trust the name alone)
+
+# Signatures that contain bytes no text file starts with (ASCII-only magics such as "MZ" or "ID3" could
+# begin a real article; those files are caught by their NULs and control bytes instead).
+_BINARY_MAGIC = (
+    b"PK\x03\x04", b"\x7fELF", b"\x89PNG", b"\xff\xd8\xff", b"\x1f\x8b", b"7z\xbc\xaf", b"\xca\xfe\xba\xbe",
+    b"\xcf\xfa\xed\xfe", b"\xd0\xcf\x11\xe0", b"\x00asm", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd",
+)
+_HTML_START = re.compile(rb"^(?:\s|<!--.*?-->)*<(?:!doctype\s+html|html|head|body)[\s>]", re.IGNORECASE | re.DOTALL)
+_KIND_BY_SUFFIX = {".pdf": "pdf", ".html": "html", ".htm": "html", ".txt": "text", ".md": "text", ".markdown": "text"}
+_KIND_LABEL = {"pdf": "a PDF", "html": "an HTML page", "text": "plain text", "binary": "a binary (non-text) file"}
+_KIND_SUFFIX = {"pdf": ".pdf", "html": ".html", "text": ".txt or .md"}
+
+
+def sniff_kind(head: bytes) -> str:
+    """'pdf' | 'html' | 'text' | 'binary' from the first few KB of a file."""
+    if head.lstrip(b"\xef\xbb\xbf \t\r\n")[:5] == b"%PDF-":
+        return "pdf"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):  # UTF-16 with a BOM: text (the loader decodes it)
+        body = head[2:]
+        try:
+            body = body.decode("utf-16-le" if head[:2] == b"\xff\xfe" else "utf-16-be", errors="ignore").encode("utf-8")
+        except Exception:
+            return "binary"
+        return "html" if _HTML_START.match(body) else "text"
+    if head.startswith(_BINARY_MAGIC):
+        return "binary"
+    if b"\x00" in head:
+        # UTF-16 without a BOM has a NUL in every other byte; anything else with NULs is binary.
+        even, odd = head[0::2], head[1::2]
+        if len(head) >= 4 and (even.count(0) > 0.9 * len(even) or odd.count(0) > 0.9 * len(odd)):
+            return "text"
+        return "binary"
+    controls = sum(1 for b in head if b < 32 and b not in (9, 10, 12, 13, 27))
+    if head and controls > 0.05 * len(head):
+        return "binary"
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    return "html" if _HTML_START.match(body) else "text"
+
+
+def content_problem(path: str | Path, shown: str) -> str | None:
+    """Why the file's content does not match its suffix (None when it does). Mismatches are refused."""
+    suffix = Path(shown).suffix.lower()
+    expected = _KIND_BY_SUFFIX.get(suffix)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError as e:
+        return f"cannot read the upload: {e.strerror or e}"
+    kind = sniff_kind(head)
+    if kind == "binary":
+        return f"it is named {suffix or 'without a suffix'} but is {_KIND_LABEL[kind]}, not an article"
+    if expected is None or kind == expected:
+        return None
+    if expected == "html" and kind == "text":
+        return None  # a fragment of HTML without <html>/<body>; the HTML loader copes with plain text
+    return f"it is named {suffix} but its content is {_KIND_LABEL[kind]} — rename it to {_KIND_SUFFIX[kind]} if that is what it is"
+
+
+def save_uploads(
+    items: list[tuple[str, str]],
+    dest: Path,
+    *,
+    max_bytes: int,
+    max_files: int = MAX_UPLOAD_FILES,
+    taken: Any = (),
+    limit_label: str = "",
+) -> tuple[list[Path], list[tuple[str, str]], dict[str, str]]:
+    """Check and copy uploaded temp files into `dest` (the corpus upload folder) under safe, unique names.
+
+    items: [(temp path, name as the browser sent it)]. taken(name, target) -> True when `name` is
+    already used by another article. Returns (saved paths, status lines, {saved name: label}).
+    Every refusal is a status line; nothing is ever written outside `dest`.
+    """
+    lines: list[tuple[str, str]] = []
+    saved: list[Path] = []
+    labels: dict[str, str] = {}
+    if len(items) > max_files:
+        return [], [("err", f"{len(items)} files chosen — at most {max_files} per upload.")], {}
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    is_taken = taken if callable(taken) else (lambda n, t: n in set(taken))
+    limit_label = limit_label or f"{max_bytes / 1048576:g} MB"
+    used: set[str] = set()
+    for tmp, orig in items:
+        # The name is shown (escaped) as the user sent it, minus any folders.
+        shown = re.split(r"[\\/]", str(orig or ""))[-1].strip() or "file"
+        shown = shown[:160] + ("…" if len(shown) > 160 else "")
+        suffix = Path(re.split(r"[\\/]", str(orig or ""))[-1].strip()).suffix.lower()
+        if suffix not in UPLOAD_SUFFIXES:
+            lines.append(("err", f"refused {shown}: only {', '.join(UPLOAD_SUFFIXES)} files can be added"))
+            continue
+        try:
+            size = os.path.getsize(tmp)
+        except (OSError, TypeError):
+            lines.append(("err", f"refused {shown}: the upload did not arrive"))
+            continue
+        if size > max_bytes:
+            lines.append(("err", f"refused {shown}: {size / 1048576:.1f} MB is over the {limit_label} limit"))
+            continue
+        if size == 0:
+            lines.append(("err", f"refused {shown}: the file is empty"))
+            continue
+        problem = content_problem(tmp, f"x{suffix}")
+        if problem:
+            lines.append(("err", f"refused {shown}: {problem}"))
+            continue
+        name = safe_filename(orig)
+        if Path(name).suffix.lower() != suffix:  # e.g. a name of only dots: keep the checked suffix
+            name = f"upload{suffix}"
+        stem, suf = name[: -len(Path(name).suffix)], Path(name).suffix
+        target = dest / name
+        i = 2
+        # Keep ids unique: a name already used by another article (or earlier in this batch) gets a suffix.
+        while name in used or is_taken(name, target):
+            name = f"{stem}-{i}{suf}"
+            target = dest / name
+            i += 1
+        if target.parent.resolve() != root or not is_inside(target, root) or target.is_symlink():
+            lines.append(("err", f"refused {shown}: it would be saved outside the upload folder"))
+            continue
+        used.add(name)
+        part = dest / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
+        try:
+            shutil.copyfile(tmp, part)
+            os.replace(part, target)  # replaces a symlink itself, never writes through one
+        except OSError as e:
+            part.unlink(missing_ok=True)
+            lines.append(("err", f"could not save {shown}: {e.strerror or e}"))
+            continue
+        labels[name] = shown if shown == name else f"{shown} (saved as {name})"
+        saved.append(target)
+    return saved, lines, labels
 
 
 def _upload_paths(files: Any) -> list[tuple[str, str]]:
@@ -447,7 +622,7 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
     """The chat UI. Launch with `launch()` (which adds the CSS and the citation click handler)."""
     settings = settings or Settings.from_env()
     backend = _Backend(settings, engine, corpus_dir_for(settings, corpus_dir))
-    writers = [OFFLINE] + ([f"LLM: {settings.llm}"] if settings.llm else [])
+    writers = [OFFLINE] + ([f"LLM: {display_spec(settings.llm)}"] if settings.llm else [])
     has_index = backend.has_index()
 
     def llm_for(writer: str) -> str | None:
@@ -572,43 +747,15 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
             manifest = backend.engine.index.manifest() if backend.engine.index.exists() else {}
         except Exception:
             manifest = {}
-        saved: list[Path] = []
-        labels: dict[str, str] = {}
-        used: set[str] = set()
-        for tmp, orig in items:
-            shown = Path(str(orig or "")).name or "file"
-            suffix = Path(shown).suffix.lower()
-            if suffix not in UPLOAD_SUFFIXES:
-                lines.append(("err", f"refused {shown}: only {', '.join(UPLOAD_SUFFIXES)} files can be added"))
-                continue
-            try:
-                size = os.path.getsize(tmp)
-            except OSError:
-                lines.append(("err", f"refused {shown}: the upload did not arrive"))
-                continue
-            if size > max_bytes:
-                lines.append(("err", f"refused {shown}: {size / 1048576:.1f} MB is over the {settings.max_file_mb:g} MB limit"))
-                continue
-            if size == 0:
-                lines.append(("err", f"refused {shown}: the file is empty"))
-                continue
-            name = safe_filename(shown)
-            stem, suf = name[: -len(Path(name).suffix)], Path(name).suffix
-            target = dest / name
-            i = 2
-            # Keep ids unique: a name already used by another article (or earlier in this batch) gets a suffix.
-            while name in used or (name in manifest and manifest[name].get("path") != str(target.resolve())):
-                name = f"{stem}-{i}{suf}"
-                target = dest / name
-                i += 1
-            used.add(name)
-            try:
-                shutil.copyfile(tmp, target)
-            except OSError as e:
-                lines.append(("err", f"could not save {shown}: {e.strerror or e}"))
-                continue
-            labels[name] = shown if shown == name else f"{shown} (saved as {name})"
-            saved.append(target)
+
+        def taken(name: str, target: Path) -> bool:
+            return name in manifest and manifest[name].get("path") != str(target.resolve())
+
+        try:
+            saved, lines, labels = save_uploads(items, dest, max_bytes=max_bytes, taken=taken, limit_label=f"{settings.max_file_mb:g} MB")
+        except OSError as e:
+            yield _status([("err", f"Cannot save the uploads: {e.strerror or e}")]), gr.update(), gr.update(), gr.update(), gr.update()
+            return
         for out in _ingest_and_report(saved, lines, labels):
             yield *out, gr.update()
         yield *out, None  # clear the file control for the next upload
@@ -708,7 +855,7 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
         demo.load(refresh, None, refresh_outputs, api_visibility="private", queue=False)
         gr.api(ask, api_name="ask")
 
-    demo.queue(default_concurrency_limit=2, max_size=64)
+    demo.queue(default_concurrency_limit=env_int("ASSAY_CONCURRENCY", 2, 1, 64), max_size=env_int("ASSAY_QUEUE_SIZE", 64, 1, 10_000))
     demo.assay_backend = backend  # for tests and embedding
     return demo
 
@@ -799,7 +946,14 @@ def launch_kwargs(settings: Settings) -> dict:
         "theme": gr.themes.Soft(),
         "max_file_size": f"{max(1, int(settings.max_file_mb + 0.999))}mb",
         "footer_links": ["api"],
-    }
+    } | _no_run_history()
+
+
+def _no_run_history() -> dict:
+    """Answers quote private articles: keep them out of Gradio's run history (browser storage / HF buckets)."""
+    import inspect
+
+    return {"run_history": False} if "run_history" in inspect.signature(gr.Blocks.launch).parameters else {}
 
 
 def _warm(engine: Engine) -> None:

@@ -42,6 +42,14 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
     return user, password
 
 
+def exposure_warning(host: str, share: bool, auth: tuple[str, str] | None) -> str | None:
+    """The warning to print when the chat would be reachable by others without a login; None when it is not."""
+    if auth or not (share or not is_loopback(host)):
+        return None
+    where = "publicly (a gradio.live link)" if share else f"from other machines on {host}"
+    return f"warning: the chat will be reachable {where} without a login; set ASSAY_AUTH=user:password to require one"
+
+
 @click.command("chat", epilog=EXAMPLES_CHAT)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 = every interface).")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
@@ -55,12 +63,9 @@ def chat_command(ctx, host, port, share, corpus):
     """
     settings = ctx.find_object(dict)["settings"]
     auth = parse_auth(os.environ.get("ASSAY_AUTH"))
-    if (share or not is_loopback(host)) and not auth:
-        click.secho(
-            f"warning: the chat will be reachable {'publicly' if share else f'from other machines on {host}'} without a login; "
-            "set ASSAY_AUTH=user:password to require one",
-            fg="yellow", err=True,
-        )
+    warning = exposure_warning(host, share, auth)
+    if warning:
+        click.secho(warning, fg="yellow", err=True)
     corpus_dir = corpus or Path(os.environ.get("ASSAY_CORPUS") or "corpus")
     if corpus is not None:
         if not corpus.is_dir():
