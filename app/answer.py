@@ -28,6 +28,7 @@ from .schema import Answer, Citation, Passage, Sentence
 from .support import SUPPORT_THRESHOLD, support_score
 
 MAX_SENTENCES = 4
+MAX_EMBEDDED = 32  # candidate sentences embedded per answer
 # Calibrated on eval/questions.jsonl (see README "Abstention"): below both, the passages are
 # about the topic but do not answer the question.
 MIN_SENTENCE_SCORE = 0.40  # best combined sentence score ...
@@ -125,23 +126,33 @@ def extractive(query: str, passages: list[Passage], engine: Engine, max_sentence
     qterms = list(dict.fromkeys(tokenize(query)))
     weights = {t: lex.idf(t) for t in qterms}
     total = sum(weights.values()) or 1.0
+    for c in cands:
+        terms = set(tokenize(c.text))
+        c.lexical = sum(w for t, w in weights.items() if t in terms) / total
+    # Embedding every sentence is the answer's main cost: score the most promising ones only
+    # (term overlap first, then passage rank); the rest stay available to complete a list.
+    ranked = sorted(range(len(cands)), key=lambda i: (-cands[i].lexical, cands[i].rank))
+    keep = sorted(ranked[:MAX_EMBEDDED]) if len(cands) > MAX_EMBEDDED else list(range(len(cands)))
+    pool = [cands[i] for i in keep]
     # Sentences are embedded in context (title and section), like chunks, so that a sentence of
     # "§ 13344 — Rare earth elements" still matches a question that names the statute.
-    vecs = engine.embed([_in_context(c) for c in cands])
+    vecs = engine.embed([_in_context(c) for c in pool])
     qv = engine.embed([query], cache="q")[0]
     dense = vecs @ qv
+    kept = set(keep)
+    rest = [c for i, c in enumerate(cands) if i not in kept]
+    cands = pool + rest
     # Names the user's own question hinges on ("…with Japan?"): an answer must be about them.
     names = [t for t in key_terms(query.split(" (", 1)[0]) if not t[0].isdigit()]
-    for c, d in zip(cands, dense):
+    for c, d in zip(pool, dense):
         terms = set(tokenize(c.text))
         c.dense = float(d)
-        c.lexical = sum(w for t, w in weights.items() if t in terms) / total
         c.score = 0.65 * c.dense + 0.35 * c.lexical + 0.02 / (1 + c.rank)
         if names:
             context = terms | set(tokenize(" ".join((c.passage.title, c.passage.heading, _date_words(c.passage.published)))))
             c.covers = sum(t in context for t in names) / len(names)
             c.score += 0.1 * c.covers
-    order = sorted(range(len(cands)), key=lambda i: -cands[i].score)
+    order = sorted(range(len(pool)), key=lambda i: -cands[i].score)
     best = cands[order[0]]
     top_dense = float(dense.max())
     if top_dense < MIN_TOPICAL or (best.score < MIN_SENTENCE_SCORE and top_dense < MIN_DENSE):
