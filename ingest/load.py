@@ -19,9 +19,11 @@ import io
 import os
 import re
 import stat
+import sys
 import textwrap
 import unicodedata
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
@@ -30,10 +32,17 @@ from .article import META_KEYS, Article, Block, LoadError
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 _MB = 1024 * 1024
+# Bounds that keep hostile inputs cheap without touching real articles (in the 8,900 shared files the
+# longest paragraph is ~77,000 characters, the longest heading 143, the longest metadata value ~220).
+MAX_BLOCK_CHARS = 100_000  # longer blocks are cut (at a sentence end, else a space) into several blocks
+MAX_HEADING_CHARS = 200  # a longer "heading" is text, not a heading (it would crowd every chunk prefix)
+MAX_META_CHARS = 500  # one metadata value (it is copied into every chunk's metadata)
+HTML_EXTRACT_MAX_CHARS = 1_500_000  # trafilatura is superlinear (a 20 MB page takes >10 min): lxml beyond this
 
 Piece = tuple[str, str, int]  # (kind, cleaned text, heading level)
 
 _TERMINAL = tuple(".?!:;,")
+_DEEP_QUOTE = re.compile(r"(?m)^(?:[ \t]*>){8,}")
 _BULLET = re.compile(r"^\s*(?:[-*•·▪◦‣]|\d{1,3}[.)])\s+")
 _DEBRIS_LINE = re.compile(
     r"(?i)^(?:\d+\s+)?(?:comments?|likes?|views?|shares?|share(?: this(?: post| article| page)?)?|"
@@ -59,7 +68,9 @@ def load_article(path: str | Path, root: str | Path | None = None, *, max_bytes:
     else:
         body, meta = _front_matter(_decode(raw, where), where)
         pieces = _from_markdown(body) if suffix in (".md", ".markdown") else _from_plain(body, meta)
-    pieces = [pc for pc in pieces if not _is_debris(pc)]
+        if not pieces and _DEEP_QUOTE.search(body):  # markdown-it drops text nested past its depth limit
+            pieces = _from_markdown(_DEEP_QUOTE.sub("", body))
+    pieces = _bounded([pc for pc in pieces if not _is_debris(pc)])
     if not pieces:
         raise LoadError(where, "no article text left after cleaning (only markup or page debris)")
     if not meta.get("title"):
@@ -115,17 +126,34 @@ def _read(p: Path, max_bytes: int) -> bytes:
     if p.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise LoadError(where, f"unsupported file type '{p.suffix or p.name}' — use one of {', '.join(SUPPORTED_SUFFIXES)}")
     if st.st_size > max_bytes:
-        raise LoadError(where, f"file is {_size(st.st_size)}, over the {_size(max_bytes, limit=True)} limit "
-                               "— raise ASSAY_MAX_FILE_MB or split it")
+        raise _too_big(where, st.st_size, max_bytes)
     try:
-        raw = p.read_bytes()
+        # O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening must not hang.
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except PermissionError:
         raise LoadError(where, "permission denied — check the file's read permissions") from None
     except OSError as e:
         raise LoadError(where, f"cannot read: {e.strerror or e}") from None
+    with os.fdopen(fd, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise LoadError(where, "not a regular file")
+        if st.st_size > max_bytes:
+            raise _too_big(where, st.st_size, max_bytes)
+        try:
+            raw = fh.read(max_bytes + 1)  # never more than the limit, even if the file grows meanwhile
+        except OSError as e:
+            raise LoadError(where, f"cannot read: {e.strerror or e}") from None
+    if len(raw) > max_bytes:
+        raise _too_big(where, len(raw), max_bytes)
     if not raw.strip():
         raise LoadError(where, "empty file" if not raw else "empty file (only whitespace)")
     return raw
+
+
+def _too_big(where: str, size: int, max_bytes: int) -> LoadError:
+    return LoadError(where, f"file is {_size(size)}, over the {_size(max_bytes, limit=True)} limit "
+                            "— raise ASSAY_MAX_FILE_MB or split it")
 
 
 def _size(n: int, limit: bool = False) -> str:
@@ -143,7 +171,9 @@ def _decode(raw: bytes, where: str) -> str:
     elif enc := _utf16_by_nuls(raw):
         text = raw.decode(enc, errors="replace")
     elif b"\x00" in raw:
-        raise LoadError(where, "looks binary, not text (contains NUL bytes) — is the file extension right?")
+        text = _text_with_stray_nuls(raw)
+        if text is None:
+            raise LoadError(where, "looks binary, not text (contains NUL bytes) — is the file extension right?")
     else:
         try:
             text = raw.decode("utf-8")
@@ -157,6 +187,18 @@ def _decode(raw: bytes, where: str) -> str:
     if not text.strip():
         raise LoadError(where, "empty file (only whitespace)")
     return text
+
+
+def _text_with_stray_nuls(raw: bytes) -> str | None:
+    """UTF-8 text with a few stray NULs (or a NUL-padded tail, as a crash leaves it) -> the text without them."""
+    body = raw.rstrip(b"\x00")
+    nuls = body.count(0)
+    if nuls > 8 and nuls > 0.01 * len(body):
+        return None
+    try:
+        return body.replace(b"\x00", b"").decode("utf-8")
+    except UnicodeDecodeError:  # binary data has NULs and invalid UTF-8 sequences
+        return None
 
 
 def _utf16_by_nuls(raw: bytes) -> str | None:
@@ -173,6 +215,8 @@ def _utf16_by_nuls(raw: bytes) -> str | None:
 
 
 def _decode_legacy(raw: bytes) -> str:
+    if (western := _western(raw)) is not None:
+        return western
     try:
         from charset_normalizer import from_bytes
 
@@ -188,18 +232,55 @@ def _decode_legacy(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
+_WESTERN_MARKS = set("–—‘’‚“”„•…€£¥¢©®™°±·×÷§¶«»¡¿†‡‰µ\xa0")
+
+
+def _western(raw: bytes) -> str | None:
+    """The cp1252 (Windows Western, a superset of printable latin-1) reading of non-UTF-8 bytes, if it looks
+    like Western text: a few accented letters among ASCII ones ("Montréal", "Zürich"). The detector alone
+    misreads short Western texts as Baltic or Central European code pages ("Montrķal")."""
+    try:
+        text = raw.decode("cp1252")
+    except UnicodeDecodeError:  # bytes cp1252 leaves undefined: not Western
+        return None
+    letters = non_ascii = 0
+    sample = text[:1_000_000]  # enough to judge; a per-character loop over 25 MB would cost seconds
+    for i, c in enumerate(sample):
+        if c.isascii():
+            letters += c.isalpha()
+        elif c.isalpha():
+            letters += 1
+            non_ascii += 1
+        elif c not in _WESTERN_MARKS:
+            return None  # e.g. "³" or "¹" inside words: Polish or Czech in cp1250, not Western
+        elif 0 < i < len(sample) - 1 and sample[i - 1].isalpha() and sample[i + 1].isalpha() and c not in "’·-":
+            return None  # "¿" between letters is "ż" of another code page
+    return text if non_ascii <= 0.3 * max(letters, 1) else None  # Cyrillic/Greek bytes read as "Ïðèâåò"
+
+
 def _normalise_text(text: str) -> str:
     """Unify line endings and drop control characters (keeping tabs and newlines)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) != "Cc")
+    return _CONTROLS_BUT_TAB_NL.sub("", text)  # regex, not a per-character loop: 50 MB stay cheap
+
+
+_CONTROLS_BUT_TAB_NL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # category Cc minus \t and \n
+_SPACE_LIKE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # categories Cc, Zl, Zp
+_WS = re.compile(r"\s+")
+
+
+@lru_cache(maxsize=1)
+def _format_chars() -> re.Pattern:
+    """All category-Cf characters (soft hyphen, zero-width and bidi marks, ...) as one character class."""
+    chars = [chr(i) for i in range(sys.maxunicode + 1) if unicodedata.category(chr(i)) == "Cf"]
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]")
 
 
 def _clean(s: str) -> str:
     """One block's text: NFC, no control/format characters, whitespace collapsed."""
-    s = unicodedata.normalize("NFC", s)
-    s = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in s
-                if unicodedata.category(c) != "Cf")
-    return re.sub(r"\s+", " ", s).strip()
+    if not s.isascii():  # ASCII has no format characters and is already NFC
+        s = _format_chars().sub("", unicodedata.normalize("NFC", s))
+    return _WS.sub(" ", _SPACE_LIKE.sub(" ", s)).strip()
 
 
 # ---------------------------------------------------------------- metadata
@@ -246,18 +327,35 @@ def _meta_from(data: dict) -> dict:
         target = _META_ALIASES.get(str(key).strip().lower())
         if not target or value in (None, "", []) or target in meta:
             continue
+        if isinstance(value, (list, tuple)):
+            # Only a flat list of scalars: str() of nested YAML aliases grows exponentially (a "YAML bomb").
+            value = [v for v in value if not isinstance(v, (list, tuple, dict, set))]
+            if target in ("published", "updated"):
+                value = value[0] if value else None
+            elif target == "source_url":
+                value = " ".join(str(v)[:4096] for v in value[:50])
+            else:
+                value = ", ".join(_clean(str(v)[:MAX_META_CHARS]) for v in value[:50] if v)
+        elif isinstance(value, (dict, set)):
+            continue
         if target in ("published", "updated"):
             value = _norm_date(value)
         elif target == "source_url":
-            found = re.search(r"https?://[^\s\"'<>)\]]+", str(value))
+            found = re.search(r"https?://[^\s\"'<>)\]]+", str(value)[:4096])
             value = found.group(0) if found else None
-        elif isinstance(value, (list, tuple)):
-            value = ", ".join(_clean(str(v)) for v in value if v)
         else:
-            value = _clean(str(value))
+            value = _clean(str(value)[:4 * MAX_META_CHARS])
         if value:
-            meta[target] = value
+            meta[target] = _shorten(value, MAX_META_CHARS)
     return meta
+
+
+def _shorten(s: str, limit: int) -> str:
+    """At most `limit` characters, cut at a word boundary with an ellipsis."""
+    if len(s) <= limit:
+        return s
+    cut = s.rfind(" ", 0, limit)
+    return s[: cut if cut > limit // 2 else limit - 1].rstrip() + "…"
 
 
 def _norm_date(value) -> str | None:
@@ -486,7 +584,9 @@ def _byline_field(line: str) -> tuple[str, str] | None:
 
 def _heading_like(s: str) -> bool:
     """Short, unpunctuated, not a list item, starts like a title."""
-    words = s.split()
+    words = s.split(None, 12)
+    if len(words) > 12:  # more than 12 words (checked without splitting a megabyte line)
+        return False
     wordy = sum(1 for w in words if re.search(r"[^\W\d_]{2}", w))  # table rows are mostly numbers and codes
     return (bool(s) and len(words) <= 12 and wordy >= 2 * len(words) / 3 and not s.endswith(_TERMINAL)
             and not _BULLET.match(s) and "@" not in s and (s[0].isupper() or s[0].isdigit() or s[0] in "§\"'“‘"))
@@ -568,22 +668,30 @@ def _join(a: str, b: str) -> str:
 
 
 def _from_html(src: str, where: str) -> tuple[list[Piece], dict]:
-    """HTML -> pieces via trafilatura's markdown output; meta from trafilatura, falling back to <title>."""
+    """HTML -> pieces via trafilatura's markdown output; meta from trafilatura, falling back to <title>.
+
+    Pages too big for trafilatura (see HTML_EXTRACT_MAX_CHARS) go straight to the lxml fallback; what
+    lxml cannot see (text nested deeper than libxml2's depth limit) is found by stripping the tags."""
     import trafilatura
 
-    try:
-        md = trafilatura.extract(src, output_format="markdown", include_tables=True, include_links=False,
-                                 include_images=False, include_comments=False, favor_recall=True)
-    except Exception:  # trafilatura chokes on some broken pages: fall back below
-        md = None
+    small = len(_drop_noise(src)) <= HTML_EXTRACT_MAX_CHARS  # scripts and styles are not text
+    md = None
+    if small:
+        try:
+            md = trafilatura.extract(src, output_format="markdown", include_tables=True, include_links=False,
+                                     include_images=False, include_comments=False, favor_recall=True)
+        except Exception:  # trafilatura chokes on some broken pages: fall back below
+            md = None
     pieces = _from_markdown(md) if md else []
     if not pieces:
         pieces = _html_fallback(src)
     if not pieces:
+        pieces = _html_tag_strip(src)
+    if not pieces:
         raise LoadError(where, "no readable text in the HTML page")
     meta: dict = {}
     try:
-        doc = trafilatura.extract_metadata(src)
+        doc = trafilatura.extract_metadata(src) if small else None
         if doc is not None:
             meta = _meta_from({"title": doc.title, "author": doc.author, "date": doc.date,
                                "sitename": doc.sitename, "url": doc.url, "license": doc.license})
@@ -593,8 +701,49 @@ def _from_html(src: str, where: str) -> tuple[list[Piece], dict]:
             r"<meta[^>]+(?:article:modified_time|dateModified|last-modified)[^>]+content=[\"']([^\"']+)", src, re.I)):
         meta["updated"] = _norm_date(m.group(1))
     if not meta.get("title") and (m := re.search(r"(?is)<title[^>]*>(.*?)</title>", src)):
-        meta["title"] = _strip_tags(m.group(1))
+        meta["title"] = _strip_tags(m.group(1))[:MAX_META_CHARS]
     return pieces, meta
+
+
+_NOISE_OPEN = re.compile(r"(?i)<(script|style|svg|template)\b|<!--")
+_HTML_BLOCK_TAG = re.compile(r"(?i)</?(?:p|div|br|hr|h[1-6]|li|ul|ol|tr|td|th|table|section|article|main|"
+                             r"header|footer|nav|aside|blockquote|pre|dd|dt|dl|body|html|head|title)\b[^>]*>")
+
+
+def _drop_noise(src: str) -> str:
+    """Scripts, styles, SVG, templates and comments removed, in one linear pass (a lazy `<script>.*?</script>`
+    regex rescans to the end of the page for every unclosed tag: quadratic on hostile pages)."""
+    out, pos, low = [], 0, None
+    while (m := _NOISE_OPEN.search(src, pos)) is not None:
+        out.append(src[pos : m.start()])
+        if m.group(1) is None:  # a comment
+            end = src.find("-->", m.end())
+            end = len(src) if end < 0 else end + 3
+        else:
+            low = src.lower() if low is None else low
+            end = low.find("</" + m.group(1).lower(), m.end())
+            end = len(src) if end < 0 else (low.find(">", end) + 1 or len(src))
+        out.append(" ")
+        pos = end
+    out.append(src[pos:])
+    return "".join(out)
+
+
+def _html_tag_strip(src: str) -> list[Piece]:
+    """Last resort: block tags -> paragraph breaks, other tags dropped (linear time, any nesting depth)."""
+    src = _drop_noise(src)
+    low = src.lower()
+    body = low.find("<body")
+    if body >= 0:
+        src = src[body:]
+    elif (head := low.find("<head")) >= 0 and (end := low.find("</head", head)) >= 0:
+        src = src[:head] + src[end:]
+    out = []
+    for part in re.split(r"\n\s*\n", _HTML_BLOCK_TAG.sub("\n\n", src)):
+        text = _clean(_unlink(html.unescape(re.sub(r"<[^>]*>", " ", part))))
+        if text:
+            out.append(("para", text, 0))
+    return out
 
 
 def _html_fallback(src: str) -> list[Piece]:
@@ -711,3 +860,33 @@ def _assemble(pieces: list[Piece]) -> tuple[str, list[Block]]:
         pos += len(text)
         prev = kind
     return "".join(parts), blocks
+
+
+def _bounded(pieces: list[Piece]) -> list[Piece]:
+    """Oversized pieces made safe: a runaway heading becomes a paragraph; a giant block (a 2 MB line
+    without punctuation, a whole book in one paragraph) is cut into blocks of at most MAX_BLOCK_CHARS,
+    so the splitter and the tokenizer only ever see bounded strings."""
+    out: list[Piece] = []
+    for kind, text, level in pieces:
+        if kind == "heading" and len(text) > MAX_HEADING_CHARS:
+            kind, level = "para", 0
+        while len(text) > MAX_BLOCK_CHARS:
+            cut = _cut_point(text, MAX_BLOCK_CHARS)
+            out.append((kind, text[:cut].rstrip(), level))
+            text = text[cut:].lstrip()
+        if text:
+            out.append((kind, text, level))
+    return out
+
+
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)\]]*\s")
+
+
+def _cut_point(text: str, limit: int) -> int:
+    """Where to cut text[:limit]: after the last sentence end in its second half, else at its last space."""
+    window = text[:limit]
+    ends = [m.end() for m in _SENTENCE_END.finditer(window, limit // 2)]
+    if ends:
+        return ends[-1]
+    space = window.rfind(" ", limit // 2)
+    return space if space > 0 else limit

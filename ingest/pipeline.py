@@ -68,6 +68,7 @@ class Ingestor:
         self.settings = settings
         self.index = index or Index(settings)
         self._counter: TokenCounter | None = None
+        self.record_texts: list[str] | None = None  # set to a list to collect every embedded text (`assay bench`)
 
     @property
     def counter(self) -> TokenCounter:
@@ -115,8 +116,9 @@ class Ingestor:
                     if aid not in seen and (not path or not os.path.exists(path)) and path not in present:
                         self.index.delete_article(aid)
                         s.removed.append(aid)
-            if s.changed or not self.index.lexical_dir.joinpath("bm25").exists():
-                self.index.lexical(refresh=True)
+            # Always check: a run killed after its last record but before this refresh left the
+            # BM25 behind; refresh() rebuilds only when the stamp does not match the collection.
+            self.index.lexical(refresh=True)
         if on_file:
             on_file(len(files), len(files), "")
         s.seconds = time.perf_counter() - t0
@@ -182,6 +184,8 @@ class Ingestor:
         from .embed import encode
 
         texts = [c.embed_text for p in pending for c in p.chunks]
+        if self.record_texts is not None:
+            self.record_texts.extend(texts)
         t = time.perf_counter()
         vectors = encode(self.settings.model, texts, self.settings.batch_size)
         s.embed_seconds += time.perf_counter() - t

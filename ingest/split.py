@@ -77,10 +77,12 @@ class TokenCounter:
         self.special = len(tokenizer("")["input_ids"])
 
     def counts(self, texts: list[str]) -> list[int]:
-        if not texts:
-            return []
-        enc = self.tok(texts, add_special_tokens=False, truncation=False)["input_ids"]
-        return [len(ids) for ids in enc]
+        out: list[int] = []
+        for i in range(0, len(texts), 2048):  # bounded memory: a 50 MB article has ~500k sentences
+            enc = self.tok(texts[i : i + 2048], add_special_tokens=False, truncation=False,
+                           return_attention_mask=False, return_token_type_ids=False)["input_ids"]
+            out += [len(ids) for ids in enc]
+        return out
 
     def cut_points(self, text: str, budget: int) -> list[int]:
         """Char offsets that cut `text` into pieces of at most `budget` word pieces, at spaces."""
@@ -93,7 +95,7 @@ class TokenCounter:
             space = text.rfind(" ", offsets[n][1], pos + 1)
             pos = space if space > offsets[n][0] else pos
             cuts.append(pos)
-            n = next(i for i, (a, _b) in enumerate(offsets) if a >= pos)
+            n = next(i for i in range(n, len(offsets)) if offsets[i][0] >= pos)
         return cuts
 
 
