@@ -145,6 +145,9 @@ from .ui_cli import chat_command  # noqa: E402  (does not import gradio)
 
 cli.add_command(eval_cmd)
 cli.add_command(chat_command)
+from eval.cli import bench_cmd  # noqa: E402
+
+cli.add_command(bench_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         pass
     try:
-        cli.main(args=argv, prog_name="assay", standalone_mode=False)
-        return 0
+        rv = cli.main(args=argv, prog_name="assay", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0  # ctx.exit(n) comes back as the return value here
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.ClickException as e:

@@ -74,6 +74,52 @@ def _shingles(text: str) -> set:
     return {tuple(words[i : i + 3]) for i in range(max(1, len(words) - 2))}
 
 
+PREFILTER_MAX = 4000  # a filter matching at most this many chunks is scored exactly, in numpy
+OVERFETCH_MAX = 1000  # a broader filter over-fetches up to this many unfiltered hits, then filters
+
+
+def filtered_query(col, qv: np.ndarray, n: int, where: dict, lex, mask: np.ndarray, include: list[str]) -> dict:
+    """Dense top-n under a filter without Chroma's filtered search (slow on large collections).
+
+    The filter is evaluated on the lexical index's in-memory metadata (same chunks, same fields):
+    a small matching set is fetched by id and scored exactly; a broad one is served by an
+    unfiltered query over-fetched by 1/selectivity and filtered here; if that does not yield
+    n hits, Chroma's own filtered query answers. Returns Chroma's query() layout for one query.
+    """
+    rows = np.flatnonzero(mask)
+    empty = {"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]}
+    if len(rows) == 0:
+        return empty
+    if len(rows) <= PREFILTER_MAX:
+        ids = [lex.ids[i] for i in rows]
+        got = col.get(ids=ids, include=["embeddings"])
+        if len(got["ids"]) == len(ids):
+            vecs = np.asarray(got["embeddings"], dtype=np.float32)
+            sims = vecs @ np.asarray(qv, dtype=np.float32)
+            top = np.argsort(-sims, kind="stable")[:n]
+            return _fill(col, [got["ids"][i] for i in top], [1.0 - float(sims[i]) for i in top], include)
+    else:
+        share = len(rows) / max(1, len(mask))
+        fetch = int(n / share * 2) + n
+        if fetch <= OVERFETCH_MAX:
+            res = col.query(query_embeddings=[list(map(float, qv))], n_results=min(fetch, len(mask)), include=["distances"])
+            keep = [(cid, d) for cid, d in zip(res["ids"][0], res["distances"][0]) if (r := lex.row_of.get(cid)) is not None and mask[r]]
+            if len(keep) >= n:
+                keep = keep[:n]
+                return _fill(col, [c for c, _ in keep], [d for _, d in keep], include)
+    return col.query(query_embeddings=[list(map(float, qv))], n_results=n, where=where, include=include)
+
+
+def _fill(col, ids: list[str], distances: list[float], include: list[str]) -> dict:
+    want = [x for x in include if x in ("documents", "metadatas")]
+    got = col.get(ids=ids, include=want) if want else {"ids": ids}
+    at = {cid: i for i, cid in enumerate(got["ids"])}
+    out = {"ids": [ids], "distances": [distances]}
+    for key in want:
+        out[key] = [[got[key][at[cid]] for cid in ids]]
+    return out
+
+
 class Engine:
     """One per process: the index, the model, caches. Safe to share between threads for reading."""
 
@@ -108,12 +154,14 @@ class Engine:
         count = col.count()
         if count == 0:
             return []
-        res = col.query(
-            query_embeddings=[qv.tolist()],
-            n_results=min(n, count),
-            where=(filters.chroma_where() if filters else None),
-            include=["documents", "metadatas", "distances"],
-        )
+        where = filters.chroma_where() if filters else None
+        include = ["documents", "metadatas", "distances"]
+        if where is not None:  # Chroma's filtered search is slow on large collections: see filtered_query
+            lex = self.index.lexical()
+            since, until = filters.bounds()
+            res = filtered_query(col, qv, min(n, count), where, lex, lex.mask(filters.articles, since, until), include)
+        else:
+            res = col.query(query_embeddings=[qv.tolist()], n_results=min(n, count), include=include)
         return [
             (_passage(cid, doc, meta), 1.0 - float(dist))
             for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])

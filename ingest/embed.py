@@ -76,8 +76,28 @@ def langchain_embeddings(model: str = DEFAULT_MODEL):
     )
 
 
-def encode(model: str, texts: list[str], batch_size: int = 32):
+# -- encoding backends -----------------------------------------------------------------------
+# "torch": SentenceTransformer.encode. "onnx": the same weights exported once, locally, to ONNX
+# (torch.onnx + the `onnx` package; nothing is downloaded) and run with onnxruntime, with the
+# same tokenizer, truncation, mean pooling and normalisation. `assay bench` compares the two on
+# this machine (speed, cosine to torch, retrieval hit@5/MRR); see BENCHMARKS.md.
+BACKENDS = ("torch", "onnx")
+DEFAULT_BACKEND = "torch"
+
+
+def backend_name(backend: str | None = None) -> str:
+    name = (backend or os.environ.get("ASSAY_EMBED_BACKEND") or DEFAULT_BACKEND).strip().lower()
+    if name not in BACKENDS:
+        raise ValueError(f"ASSAY_EMBED_BACKEND must be one of {', '.join(BACKENDS)} (got {name!r})")
+    return name
+
+
+def encode(model: str, texts: list[str], batch_size: int = 32, backend: str | None = None):
     """Normalised float32 embeddings (rows) for `texts`."""
+    if backend_name(backend) == "onnx":
+        enc = onnx_encoder(model)
+        if enc is not None:
+            return enc.encode(texts, batch_size)
     m = load_model(model)
     return m.encode(
         texts,
@@ -86,6 +106,126 @@ def encode(model: str, texts: list[str], batch_size: int = 32):
         convert_to_numpy=True,
         show_progress_bar=False,
     )
+
+
+def _mean_pooling_model(path: str) -> bool:
+    """Only Transformer -> mean Pooling (-> Normalize) models are reproduced by the ONNX path."""
+    import json
+
+    try:
+        mods = json.loads((Path(path) / "modules.json").read_text())
+        kinds = [m["type"].rsplit(".", 1)[-1] for m in mods]
+        pool = next(m for m in mods if m["type"].endswith("Pooling"))
+        cfg = json.loads((Path(path) / pool["path"] / "config.json").read_text())
+    except (OSError, ValueError, KeyError, StopIteration):
+        return False
+    others = [k for k, v in cfg.items() if k.startswith("pooling_mode_") and v and k != "pooling_mode_mean_tokens"]
+    return kinds[:2] == ["Transformer", "Pooling"] and set(kinds[2:]) <= {"Normalize"} and bool(cfg.get("pooling_mode_mean_tokens")) and not others
+
+
+def _onnx_cache_dir() -> Path:
+    base = os.environ.get("ASSAY_ONNX_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "assay" / "onnx"
+    return Path(base)
+
+
+class OnnxEncoder:
+    """The packaged model run by onnxruntime; embeddings match SentenceTransformer.encode (cosine ~1.0)."""
+
+    def __init__(self, model: str, path: str, onnx_file: Path, threads: int | None = None):
+        import onnxruntime as ort
+
+        st = load_model(model)
+        self.tok = st.tokenizer
+        self.max_len = int(st.max_seq_length)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            so.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"])
+        self.inputs = {i.name for i in self.session.get_inputs()}
+        self._tok_lock = threading.Lock()  # HF fast tokenizers are not safe to call concurrently with padding
+
+    def encode(self, texts: list[str], batch_size: int = 32):
+        import numpy as np
+
+        out = np.zeros((len(texts), self.session.get_outputs()[0].shape[-1] or 384), dtype=np.float32)
+        if not texts:
+            return out
+        order = np.argsort([-len(t) for t in texts], kind="stable")  # length-sorted batches: little padding
+        for i in range(0, len(texts), batch_size):
+            idx = order[i : i + batch_size]
+            with self._tok_lock:
+                enc = self.tok([texts[j] for j in idx], padding=True, truncation=True, max_length=self.max_len, return_tensors="np")
+            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in self.inputs}
+            hidden = self.session.run(None, feed)[0]
+            mask = enc["attention_mask"][..., None].astype(np.float32)
+            vec = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            out[idx] = vec / np.clip(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12, None)
+        return out
+
+
+def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False) -> Path:
+    """Export the local model to ONNX once (cached by model folder and weights); never downloads."""
+    import hashlib
+
+    path = resolve_model_path(model)
+    weights = next((Path(path) / n for n in ("model.safetensors", "pytorch_model.bin") if (Path(path) / n).exists()), Path(path))
+    st_ = weights.stat()
+    key = hashlib.sha1(f"{path}|{st_.st_size}|{st_.st_mtime_ns}".encode()).hexdigest()[:16]
+    folder = _onnx_cache_dir() / key
+    target = folder / ("model.int8.onnx" if quantize else "model.onnx")
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    fp32 = folder / "model.onnx"
+    if not fp32.exists():
+        import torch
+
+        st = load_model(model)
+        hf = st[0].auto_model.eval()
+
+        class _Wrap(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+
+        enc = st.tokenizer(["warm up", "a second, longer input"], padding=True, return_tensors="pt")
+        axes = {0: "batch", 1: "seq"}
+        tmp = folder / f"model.onnx.{os.getpid()}.tmp"
+        with _lock, torch.no_grad():
+            torch.onnx.export(
+                _Wrap(hf), (enc["input_ids"], enc["attention_mask"], enc["token_type_ids"]), str(tmp),
+                input_names=["input_ids", "attention_mask", "token_type_ids"], output_names=["last_hidden_state"],
+                dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "last_hidden_state": axes},
+                opset_version=17, dynamo=False,
+            )
+        os.replace(tmp, fp32)  # atomic: a concurrent process sees the whole file or none
+    if quantize:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        tmp = folder / f"model.int8.onnx.{os.getpid()}.tmp"
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8)
+        os.replace(tmp, target)
+    return target
+
+
+@lru_cache(maxsize=4)
+def onnx_encoder(model: str = DEFAULT_MODEL, quantize: bool = False, threads: int | None = None) -> "OnnxEncoder | None":
+    """The ONNX encoder for `model`, or None (torch is used) when it cannot be built here."""
+    path = resolve_model_path(model)
+    _offline_env()
+    if not _mean_pooling_model(path):
+        return None
+    try:
+        return OnnxEncoder(model, path, export_onnx(model, quantize=quantize), threads=threads)
+    except Exception as e:  # onnx / onnxruntime missing or the export failed: torch is the same model
+        import sys
+
+        print(f"assay: ONNX backend unavailable ({type(e).__name__}: {e}); using torch", file=sys.stderr)
+        return None
 
 
 def tokenizer(model: str = DEFAULT_MODEL):
