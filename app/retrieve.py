@@ -210,13 +210,17 @@ class Engine:
         out = self._diversify([by_id[c] for c in ranked], fused, k)
         # Each side's best hit always gets a slot: an exact match on a rare name or number that
         # the embedding misses must not be outvoted by passages both sides find mediocre.
-        for must in (dense[0][0].chunk_id if dense else None, lexical[0][0] if lexical else None):
-            if must and must in by_id and all(p.chunk_id != must for p in out) and len(out) >= k:
-                by_id[must].score = fused[must]
-                out[-1] = by_id[must]
-            elif must and must in by_id and all(p.chunk_id != must for p in out):
-                by_id[must].score = fused[must]
+        musts = [m for m in (dense[0][0].chunk_id if dense else None, lexical[0][0] if lexical else None) if m in by_id]
+        for must in musts:
+            if any(p.chunk_id == must for p in out):
+                continue
+            by_id[must].score = fused[must]
+            if len(out) < k:
                 out.append(by_id[must])
+            else:  # take the place of the lowest-ranked passage that is not itself guaranteed
+                free = [i for i, p in enumerate(out) if p.chunk_id not in musts]
+                if free:
+                    out[free[-1]] = by_id[must]
         if timings is not None:
             timings["dense"] = t1 - t0
             timings["lexical"] = t2 - t1

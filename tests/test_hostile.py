@@ -28,7 +28,23 @@ from tests.hostile import Case, by_status, make_hostile, resave_with_whitespace
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 NOBODY = 65534
-CAN_DROP = os.geteuid() == 0 and shutil.which("setpriv") is not None
+
+
+def _nobody_can_run_assay() -> bool:
+    """As root, drop to `nobody` only if it can reach this checkout and its venv (a clone inside a
+    0700 folder, as `mktemp -d` makes, cannot be entered by `nobody`)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return False
+    probe = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
+             str(BIN / "python"), "-c", "import app.cli"]
+    try:
+        return subprocess.run(probe, capture_output=True, cwd="/", env={**os.environ, "PYTHONPATH": str(ROOT)},
+                              timeout=120).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+CAN_DROP = _nobody_can_run_assay()
 NON_ROOT = os.geteuid() != 0 or CAN_DROP  # will the ingest run without root's read-anything power?
 
 
