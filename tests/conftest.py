@@ -1,6 +1,7 @@
 """Shared fixtures: real Chroma in tmp dirs, the real packaged model, the shared corpora."""
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -38,13 +39,37 @@ CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-@pytest.fixture(scope="module")
-def chromium_browser():
-    """A headless Debian chromium through playwright, for browser tests outside test_ui.py.
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
 
-    Module-scoped on purpose: only one sync playwright may run per thread, and test_ui.py starts its
-    own session-wide one; this one is closed when its module finishes (test_security.py sorts before it).
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve_corpus(base: Path):
+    """The bundled corpus ingested into base/index and the chat launched on a free loopback port.
+
+    Returns (demo, url, engine); uploads go to base/corpus. Callers close `demo`.
     """
+    from app.retrieve import Engine
+    from app.ui import launch
+    from ingest.config import Settings
+    from ingest.pipeline import Ingestor
+
+    settings = Settings.from_env(index_dir=base / "index")
+    engine = Engine(settings)
+    summary = Ingestor(settings, index=engine.index).run([ROOT / "corpus"], progress=False)
+    assert not summary.failed, summary.failed
+    engine.embed(["warm up"], cache="q")
+    demo, url = launch(settings, port=free_port(), engine=engine, corpus_dir=base / "corpus", block=False, quiet=True)
+    return demo, url, engine
+
+
+@contextmanager
+def chromium():
+    """Debian's chromium, headless, driven by playwright; skips when it is not installed."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
@@ -55,11 +80,18 @@ def chromium_browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def chromium_browser():
+    """A headless Debian chromium through playwright, for browser tests outside test_ui.py.
+
+    Module-scoped on purpose: only one sync playwright may run per thread, and test_ui.py starts its
+    own session-wide one; this one is closed when its module finishes (test_security.py sorts before it).
+    """
+    with chromium() as b:
+        yield b
+
+
 @pytest.fixture
 def loopback_port():
     """A free TCP port on 127.0.0.1 (nothing listens on it when the test starts)."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port()

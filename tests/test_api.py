@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import serve_corpus
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "corpus"
 
 # question -> words the answer must contain (any one of each tuple)
 QUESTIONS = {
@@ -26,27 +26,9 @@ QUESTIONS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def api_url(tmp_path_factory):
-    from ingest.config import Settings
-    from ingest.pipeline import Ingestor
-
-    from app.retrieve import Engine
-    from app.ui import launch
-
-    base = tmp_path_factory.mktemp("api")
-    settings = Settings.from_env(index_dir=base / "index")
-    engine = Engine(settings)
-    summary = Ingestor(settings, index=engine.index).run([CORPUS], progress=False)
-    assert not summary.failed, summary.failed
-    engine.embed(["warm up"], cache="q")
-    demo, url = launch(settings, port=free_port(), engine=engine, corpus_dir=base / "corpus", block=False, quiet=True)
+    demo, url, _engine = serve_corpus(tmp_path_factory.mktemp("api"))
     yield url
     demo.close()
 

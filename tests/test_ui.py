@@ -6,60 +6,34 @@ Needs Debian chromium (/usr/bin/chromium) and the packaged embedding model.
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import chromium, serve_corpus
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "corpus"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ANSWER_TIMEOUT = 90_000  # ms
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory):
     """Bundled corpus ingested into a tmp index; the app on a free loopback port; uploads in tmp."""
-    from ingest.config import Settings
-    from ingest.pipeline import Ingestor
-
-    from app.retrieve import Engine
-    from app.ui import launch
-
     base = tmp_path_factory.mktemp("ui")
-    settings = Settings.from_env(index_dir=base / "index")
-    engine = Engine(settings)
-    summary = Ingestor(settings, index=engine.index).run([CORPUS], progress=False)
-    assert not summary.failed, summary.failed
-    engine.embed(["warm up"], cache="q")
-    demo, url = launch(settings, port=free_port(), engine=engine, corpus_dir=base / "corpus", block=False, quiet=True)
+    demo, url, engine = serve_corpus(base)
     yield {"url": url, "corpus": base / "corpus", "engine": engine, "base": base}
     demo.close()
 
 
 @pytest.fixture(scope="session")
 def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture(scope="session")
