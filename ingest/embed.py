@@ -92,20 +92,59 @@ def backend_name(backend: str | None = None) -> str:
     return name
 
 
-def encode(model: str, texts: list[str], batch_size: int = 32, backend: str | None = None):
+# -- precision --------------------------------------------------------------------------------
+# "bf16": torch autocast runs the matrix products in bfloat16 (accumulating in float32) and
+# returns float32 vectors. On a CPU with native bf16 instructions (AVX512_BF16 / AMX) this is
+# about twice as fast as float32, with cosine >= 0.9999 to the float32 vectors and the same
+# retrieval results (`assay bench --phases encoders`, BENCHMARKS.md). Without native support
+# autocast would emulate bf16 and be slower, so "auto" picks float32 there.
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@lru_cache(maxsize=1)
+def _native_bf16() -> bool:
+    """True when this CPU executes bf16 matrix products natively (checked once)."""
+    try:
+        import torch
+
+        if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
+            return False
+    except Exception:
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:  # not Linux: no cheap way to tell native from emulated; stay exact
+        return False
+    return any(f" {f}" in flags for f in ("avx512_bf16", "amx_bf16"))
+
+
+def precision_name(precision: str | None = None) -> str:
+    """The precision encode() uses: ASSAY_EMBED_PRECISION=auto|fp32|bf16 ("auto": bf16 when native)."""
+    name = (precision or os.environ.get("ASSAY_EMBED_PRECISION") or "auto").strip().lower()
+    if name not in PRECISIONS:
+        raise ValueError(f"ASSAY_EMBED_PRECISION must be one of {', '.join(PRECISIONS)} (got {name!r})")
+    if name == "auto":
+        return "bf16" if _native_bf16() else "fp32"
+    return name
+
+
+def encode(model: str, texts: list[str], batch_size: int = 32, backend: str | None = None, precision: str | None = None):
     """Normalised float32 embeddings (rows) for `texts`."""
     if backend_name(backend) == "onnx":
         enc = onnx_encoder(model)
         if enc is not None:
             return enc.encode(texts, batch_size)
     m = load_model(model)
-    return m.encode(
-        texts,
-        batch_size=batch_size,
-        normalize_embeddings=True,
-        convert_to_numpy=True,
-        show_progress_bar=False,
-    )
+    import torch
+
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision_name(precision) == "bf16"):
+        return m.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
 
 
 def _mean_pooling_model(path: str) -> bool:

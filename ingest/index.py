@@ -487,25 +487,46 @@ class Index:
 
     def write_article(self, article: Article, chunks: list[Chunk], embeddings, file_meta: dict) -> None:
         """Replace everything indexed for `article` with `chunks` (idempotent, crash-safe)."""
+        self.write_articles([(article, chunks, embeddings, file_meta)])
+
+    def write_articles(self, items: list[tuple[Article, list[Chunk], object, dict]]) -> None:
+        """Replace what is indexed for each (article, chunks, embeddings, file_meta), in few calls.
+
+        One ingest flush is a handful of Chroma calls, not three per article. The order keeps it
+        crash-safe: chunks first, then stale chunks of these articles deleted, then the articles'
+        records last. A run killed before the records leaves them old or missing, so the next
+        ingest redoes those articles; nothing half-written is ever taken as current.
+        """
+        if not items:
+            return
+        import numpy as np
+
         col = self.chunks
-        ids = [c.id for c in chunks]
         step = self._batch()
-        for i in range(0, len(chunks), step):
-            part = chunks[i : i + step]
-            col.upsert(
-                ids=ids[i : i + step],
-                embeddings=[list(map(float, e)) for e in embeddings[i : i + step]],
-                documents=[c.text for c in part],
-                metadatas=[_chunk_meta(article, c) for c in part],
-            )
+        ids = [c.id for _a, chunks, _e, _m in items for c in chunks]
+        docs = [c.text for _a, chunks, _e, _m in items for c in chunks]
+        metas = [_chunk_meta(a, c) for a, chunks, _e, _m in items for c in chunks]
+        vecs = np.concatenate([np.asarray(e, dtype=np.float32).reshape(len(chunks), -1) for _a, chunks, e, _m in items])
+        for i in range(0, len(ids), step):
+            col.upsert(ids=ids[i : i + step], embeddings=vecs[i : i + step], documents=docs[i : i + step], metadatas=metas[i : i + step])
         keep = set(ids)
-        old = col.get(where={"article_id": article.id}, include=[])["ids"]
+        aids = [a.id for a, *_ in items]
+        old: list[str] = []
+        for i in range(0, len(aids), step):
+            part = aids[i : i + step]
+            where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
+            old += col.get(where=where, include=[])["ids"]
         stale = [x for x in old if x not in keep]
         for i in range(0, len(stale), step):
             col.delete(ids=stale[i : i + step])
-        record = {k: v for k, v in article.meta.items() if v}
-        record.update(file_meta, article_id=article.id, path=article.path, content_hash=article.content_hash, n_chunks=len(chunks))
-        self.articles.upsert(ids=[article.id], embeddings=[[1.0]], documents=[article.text], metadatas=[record])
+        records = []
+        for article, chunks, _e, file_meta in items:
+            record = {k: v for k, v in article.meta.items() if v}
+            record.update(file_meta, article_id=article.id, path=article.path, content_hash=article.content_hash, n_chunks=len(chunks))
+            records.append(record)
+        for i in range(0, len(items), step):
+            self.articles.upsert(ids=aids[i : i + step], embeddings=[[1.0]] * len(aids[i : i + step]),
+                                 documents=[a.text for a, *_ in items[i : i + step]], metadatas=records[i : i + step])
         self._lexical = None
         self._bump()
 

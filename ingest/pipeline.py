@@ -15,6 +15,14 @@ from .split import Chunk, TokenCounter, split_article
 FLUSH_CHUNKS = 256  # chunks embedded per model call; bounded memory, long enough for length-sorted batches
 
 
+def flush_chunks() -> int:
+    """Chunks per flush (ASSAY_FLUSH_CHUNKS): one encode call and a few Chroma writes each."""
+    try:
+        return max(1, int(os.environ.get("ASSAY_FLUSH_CHUNKS") or FLUSH_CHUNKS))
+    except ValueError:
+        raise ValueError("ASSAY_FLUSH_CHUNKS must be a whole number of chunks, e.g. 256") from None
+
+
 @dataclass
 class Summary:
     added: list[str] = field(default_factory=list)
@@ -96,12 +104,13 @@ class Ingestor:
             pending: list[_Pending] = []
             bar = _bar(len(files), progress)
             max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+            flush_at = flush_chunks()
             try:
                 for n, (path, root) in enumerate(files, 1):
                     if on_file:
                         on_file(n - 1, len(files), path.name)
                     self._one(path, root, manifest, by_hash, seen, pending, s, max_bytes, load_article)
-                    if sum(len(p.chunks) for p in pending) >= FLUSH_CHUNKS:
+                    if sum(len(p.chunks) for p in pending) >= flush_at:
                         self._flush(pending, s)
                     bar.update(1)
                     bar.set_postfix_str(_rate(s, t0))
@@ -189,13 +198,15 @@ class Ingestor:
         t = time.perf_counter()
         vectors = encode(self.settings.model, texts, self.settings.batch_size)
         s.embed_seconds += time.perf_counter() - t
-        i = 0
+        items, i = [], 0
         for p in pending:
             n = len(p.chunks)
-            self.index.write_article(p.article, p.chunks, vectors[i : i + n], p.file_meta)
+            items.append((p.article, p.chunks, vectors[i : i + n], p.file_meta))
             i += n
+        self.index.write_articles(items)  # a few Chroma calls per flush, not three per article
+        for p in pending:
             getattr(s, p.status).append(p.article.id)
-            s.chunks_written += n
+            s.chunks_written += len(p.chunks)
             s.tokens_embedded += sum(c.n_tokens for c in p.chunks)
         pending.clear()
 

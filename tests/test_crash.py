@@ -7,8 +7,9 @@ Kill points:
   * hooked (a launcher patches one library call, then runs the real CLI `main`, and the process
     SIGKILLs itself at that exact point — no test hooks in production code):
       encode      half of the first embedding batch computed, nothing written yet
-      chunks:5    5th article's chunks upserted, its stale-chunk delete and manifest record not done
-      records:9   right after the 9th manifest record (the rest of the flush unwritten)
+      chunks:2    the 2nd flush's chunks upserted (ASSAY_FLUSH_CHUNKS=64: the first flush is
+                  complete), its stale-chunk delete and manifest records not done
+      records:2   right after the 2nd flush's manifest records (later flushes unwritten)
       bm25        the BM25 files written to bm25.tmp, the stamp and the rename not done
       update      re-indexing an edited article over an index with a saved BM25, killed after its new
                   chunks (stale chunks and old record still there) or after its new record (BM25 not
@@ -96,7 +97,8 @@ sys.exit(main(sys.argv[1:]))
 
 def _env(tmp: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSAY_")}
-    env.update(ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT),
+    # Flushes of 64 chunks: the bundled corpus takes several, so kills land between and inside them.
+    env.update(ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false", PYTHONPATH=str(ROOT), ASSAY_FLUSH_CHUNKS="64",
                HOME=str(tmp / "home"))
     (tmp / "home").mkdir(exist_ok=True)
     return env
@@ -197,7 +199,7 @@ def crash_env(tmp_path_factory):
     return tmp, corpus, clean
 
 
-@pytest.mark.parametrize("point", ["progress:first-file", "encode", "chunks:5", "records:9", "bm25"])
+@pytest.mark.parametrize("point", ["progress:first-file", "encode", "chunks:2", "records:2", "bm25"])
 def test_killed_ingest_completes_to_a_clean_index(crash_env, point):
     tmp, corpus, clean = crash_env
     index = tmp / f"ix-{point.replace(':', '-')}"
@@ -250,9 +252,9 @@ def test_killed_update_completes_without_stale_chunks_or_stale_bm25(crash_env, e
 
 def test_ask_works_after_recovered_crash(crash_env):
     tmp, corpus, clean = crash_env
-    index = tmp / "ix-records-9"
+    index = tmp / "ix-records-2"
     if not index.exists():
-        pytest.skip("needs the records:9 scenario's index")
+        pytest.skip("needs the records:2 scenario's index")
     r = subprocess.run([ASSAY, "--index", str(index), "ask", "Which countries is the US partnering with on rare earths?"],
                        capture_output=True, text=True, env=_env(tmp), timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]

@@ -183,19 +183,16 @@ def test_interrupted_ingest_is_completed_without_duplicates(tmp_path, shared_dir
     shutil.copytree(shared_dir / "corpus", corpus)
     for p in list(corpus.iterdir())[6:]:
         p.unlink()
-    calls = {"n": 0}
-    real = Index.write_article
+    real = Index.write_articles
 
-    def flaky(self, *a, **kw):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise KeyboardInterrupt
-        return real(self, *a, **kw)
+    def flaky(self, items):  # interrupted mid-flush: two articles fully written, the rest not
+        real(self, items[:2])
+        raise KeyboardInterrupt
 
-    monkeypatch.setattr(Index, "write_article", flaky)
+    monkeypatch.setattr(Index, "write_articles", flaky)
     with pytest.raises(KeyboardInterrupt):
         Ingestor(_settings(tmp_path)).run([corpus], progress=False)
-    monkeypatch.setattr(Index, "write_article", real)
+    monkeypatch.setattr(Index, "write_articles", real)
     s = Ingestor(_settings(tmp_path)).run([corpus], progress=False)
     assert len(s.added) + len(s.unchanged) == 6 and len(s.unchanged) == 2
     resumed = sorted(_all_chunks(Index(_settings(tmp_path))))

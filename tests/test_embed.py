@@ -1,0 +1,62 @@
+"""The encode precision Assay picks must not change what retrieval finds.
+
+bf16 autocast is the default on CPUs with native bf16 instructions because it is about twice as
+fast (`assay bench --phases encoders`); these tests hold it to the float32 model on real text.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ingest import embed as E
+from ingest.config import Settings
+from ingest.load import load_article
+from ingest.pipeline import Ingestor
+from ingest.split import split_article
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def texts():
+    settings = Settings()
+    counter = Ingestor(settings).counter
+    chunks = []
+    for p in sorted((ROOT / "corpus").glob("*.md"))[:8]:
+        if p.name != "README.md":
+            chunks += split_article(load_article(p, ROOT / "corpus"), counter, settings.chunk_tokens, settings.overlap_sentences)
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines() if line.strip()]
+    return [c.embed_text for c in chunks][:120], questions[:40]
+
+
+def test_bf16_vectors_and_rankings_match_float32(texts):
+    chunks, questions = texts
+    model = Settings().model
+    full = {p: E.encode(model, chunks, 32, backend="torch", precision=p) for p in ("fp32", "bf16")}
+    qv = {p: E.encode(model, questions, 32, backend="torch", precision=p) for p in ("fp32", "bf16")}
+    assert full["bf16"].dtype == np.float32 and full["bf16"].shape == full["fp32"].shape
+    cos = (full["fp32"] * full["bf16"]).sum(axis=1)
+    assert cos.min() >= 0.999, f"bf16 drifts from float32: min cosine {cos.min():.5f}"
+    # Each question's best chunk and top-5 set are the same under both precisions.
+    for i, q in enumerate(questions):
+        s32 = full["fp32"] @ qv["fp32"][i]
+        s16 = full["bf16"] @ qv["bf16"][i]
+        assert int(s32.argmax()) == int(s16.argmax()), q
+        assert len(set(np.argsort(-s32)[:5]) & set(np.argsort(-s16)[:5])) >= 4, q
+
+
+def test_precision_setting(monkeypatch):
+    monkeypatch.setenv("ASSAY_EMBED_PRECISION", "half")
+    with pytest.raises(ValueError, match="ASSAY_EMBED_PRECISION must be one of auto, fp32, bf16"):
+        E.precision_name()
+    monkeypatch.setenv("ASSAY_EMBED_PRECISION", "FP32")
+    assert E.precision_name() == "fp32"
+    monkeypatch.delenv("ASSAY_EMBED_PRECISION")
+    # "auto" is bf16 only where the CPU runs bf16 natively; emulated bf16 would be slower.
+    assert E.precision_name() == ("bf16" if E._native_bf16() else "fp32")
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        native = any(f" {f}" in cpuinfo.read_text() for f in ("avx512_bf16", "amx_bf16"))
+        assert E._native_bf16() <= native
