@@ -162,6 +162,9 @@ def _size(n: int, limit: bool = False) -> str:
     return f"{n} bytes"
 
 
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # Unicode category Cc minus \t \n \f \r
+
+
 def _decode(raw: bytes, where: str) -> str:
     """Bytes -> str: UTF-8 (BOM or not), UTF-16 (BOM or NUL pattern), else a detected charset; binary is refused."""
     if raw.startswith(codecs.BOM_UTF8):
@@ -180,7 +183,7 @@ def _decode(raw: bytes, where: str) -> str:
         except UnicodeDecodeError:
             text = _decode_legacy(raw)
     sample = text[:65536]
-    controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
+    controls = len(_CONTROLS.findall(sample))  # category Cc except \n \r \t \f
     if controls > 0.05 * len(sample):
         raise LoadError(where, "looks binary, not text (many control characters) — is the file extension right?")
     text = _normalise_text(text)
@@ -294,7 +297,7 @@ def _front_matter(text: str, where: str) -> tuple[str, dict]:
     if not m:
         return text, {}
     try:
-        data = yaml.safe_load(m.group(1))
+        data = yaml.load(m.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present: same rules, faster
     except yaml.YAMLError:
         data = {}  # fenced like front matter but unparsable: drop it, keep the body
     if not isinstance(data, dict):
@@ -401,7 +404,9 @@ def _article_id(p: Path, root: str | Path | None) -> str:
 # ---------------------------------------------------------------- markdown
 
 
+@lru_cache(maxsize=1)
 def _markdown():
+    """One parser per process (building it costs more than parsing a short article)."""
     from markdown_it import MarkdownIt
 
     return MarkdownIt("commonmark").enable("table")

@@ -78,11 +78,33 @@ class TokenCounter:
 
     def counts(self, texts: list[str]) -> list[int]:
         out: list[int] = []
+        # The Rust tokenizer directly, without offsets, when the model has one: same word
+        # pieces as the model's own tokenizer call, a third less work.
+        fast = self._counting_tokenizer()
         for i in range(0, len(texts), 2048):  # bounded memory: a 50 MB article has ~500k sentences
-            enc = self.tok(texts[i : i + 2048], add_special_tokens=False, truncation=False,
+            part = texts[i : i + 2048]
+            if fast is not None:
+                out += [len(e.ids) for e in fast.encode_batch_fast(part, add_special_tokens=False)]
+                continue
+            enc = self.tok(part, add_special_tokens=False, truncation=False,
                            return_attention_mask=False, return_token_type_ids=False)["input_ids"]
             out += [len(ids) for ids in enc]
         return out
+
+    def _counting_tokenizer(self):
+        """A private copy of the Rust tokenizer with truncation and padding off (the model's
+        own one has them switched on and off per call, by whichever thread is encoding)."""
+        if not hasattr(self, "_fast"):
+            self._fast = None
+            backend = getattr(self.tok, "backend_tokenizer", None)
+            if backend is not None and hasattr(backend, "encode_batch_fast"):
+                from tokenizers import Tokenizer
+
+                copy = Tokenizer.from_str(backend.to_str())
+                copy.no_truncation()
+                copy.no_padding()
+                self._fast = copy
+        return self._fast
 
     def cut_points(self, text: str, budget: int) -> list[int]:
         """Char offsets that cut `text` into pieces of at most `budget` word pieces, at spaces."""
