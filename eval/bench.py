@@ -326,7 +326,7 @@ def _quality_with_backend(settings, folder: Path, questions, backend: str, quant
 
     E.encode = patched  # the pipeline and the engine import encode at call time
     try:
-        s = settings.with_(index_dir=folder)
+        s = scratch(settings, folder.parent, folder.name)
         Ingestor(s).run([BUNDLED], progress=False)
         return retrieval_quality(Engine(s), questions)
     finally:
@@ -476,7 +476,7 @@ def bench_growth(settings, work: Path, scale_dir: Path, questions, sizes, distra
                 old_env = os.environ.get("ASSAY_EMBED_PRECISION")
                 os.environ["ASSAY_EMBED_PRECISION"] = "fp32"
                 try:
-                    s32 = Ingestor(settings.with_(index_dir=work / "ratio-fp32")).run([folder], progress=progress)
+                    s32 = Ingestor(scratch(settings, work, "ratio-fp32")).run([folder], progress=progress)
                     raw_c = raw_st()
                 finally:
                     if old_env is None:
@@ -581,7 +581,8 @@ def vocabulary(scale_dir: Path, n_files: int = 400) -> list[str]:
     return words
 
 
-def bench_store(work: Path, sizes: list[int], scale_dir: Path, n_queries: int, progress: bool, log, budget_s: float, n_vocab_files: int = 400) -> dict:
+def bench_store(work: Path, sizes: list[int], scale_dir: Path, n_queries: int, progress: bool, log, budget_s: float, n_vocab_files: int = 400,
+                chroma_url: str | None = None, prefix: str = "assay-bench") -> dict:
     """Chroma + BM25 at synthetic sizes: unfiltered, article-filtered and date-filtered queries."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -591,8 +592,11 @@ def bench_store(work: Path, sizes: list[int], scale_dir: Path, n_queries: int, p
     rng = np.random.default_rng(0)
     prng = random.Random(0)
     words = vocabulary(scale_dir, n_vocab_files)
-    client = chromadb.PersistentClient(path=str(work / "store"), settings=ChromaSettings(anonymized_telemetry=False))
-    col = client.create_collection("synthetic", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
+    if chroma_url:
+        client = _server_client(chroma_url)
+    else:
+        client = chromadb.PersistentClient(path=str(work / "store"), settings=ChromaSettings(anonymized_telemetry=False))
+    col = client.create_collection(f"{prefix}-synthetic" if chroma_url else "synthetic", configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
     try:
         batch = max(1, min(5000, int(client.get_max_batch_size())))
     except Exception:
@@ -686,12 +690,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def bench_chat(index_dir: str, question: str, log, timeout: float = 300.0) -> dict:
+def bench_chat(index_dir: str, question: str, log, timeout: float = 300.0, settings=None) -> dict:
     import urllib.request
 
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False", ASSAY_INDEX=index_dir)
-    cmd = [sys.executable, "-m", "app.cli", "--index", index_dir, "chat", "--port", str(port)]
+    server = ["--chroma-url", settings.chroma_url, "--collection", settings.collection] if settings is not None and settings.chroma_url else []
+    cmd = [sys.executable, "-m", "app.cli", "--index", index_dir, *server, "chat", "--port", str(port)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     out: dict = {"command": " ".join(cmd[1:])}
@@ -777,8 +782,13 @@ def run_bench(
     store_budget_s: float = 900.0,
     progress: bool = True,
     log=None,
+    chroma_url: str | None = None,
 ) -> tuple[dict, Path]:
-    """Run the benchmark; returns (results, path of the JSON written)."""
+    """Run the benchmark; returns (results, path of the JSON written).
+
+    With `chroma_url` every index of the run lives on that Chroma server, in collections named
+    assay-bench-<time>-*, which are deleted at the end (the lexical index stays local).
+    """
     from ingest.config import Settings
 
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -796,7 +806,8 @@ def run_bench(
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
         "params": {"sizes": sizes, "store_sizes": store_sizes, "distract_articles": distract, "n_questions": n_questions,
-                   "scale_dir": str(scale_dir), "questions": str(qpath), "phases": list(phases)},
+                   "scale_dir": str(scale_dir), "questions": str(qpath), "phases": list(phases),
+                   "chroma": chroma_url or "embedded"},
         "machine": machine(),
         "targets": TARGETS,
     }
@@ -804,7 +815,9 @@ def run_bench(
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"{datetime.now().strftime('%Y%m%d-%H%M%S')}{'-quick' if quick else ''}.json"
     work = Path(tempfile.mkdtemp(prefix="assay-bench-"))
-    settings = Settings(index_dir=work / "index")
+    settings = Settings(index_dir=work / "index", chroma_url=chroma_url or None,
+                        collection=f"assay-bench-{path.stem}-index" if chroma_url else "assay")
+    results["params"]["collection"] = settings.collection
     t0 = time.perf_counter()
 
     def save():
@@ -818,7 +831,7 @@ def run_bench(
             save()
         if "chat" in phases and results.get("_largest_index"):
             with phase(results, "chat", log):
-                results["chat"] = bench_chat(results["_largest_index"], results["_largest_sample_question"], log)
+                results["chat"] = bench_chat(results["_largest_index"], results["_largest_sample_question"], log, settings=settings)
             save()
         if "encoders" in phases:
             with phase(results, "encoders", log):
@@ -828,7 +841,8 @@ def run_bench(
             with phase(results, "store", log):
                 gc.collect()
                 reset_peak_rss()
-                results["store"] = bench_store(work, store_sizes, scale_dir, 10 if quick else 100, progress, log, store_budget_s, n_vocab_files=40 if quick else 400)
+                results["store"] = bench_store(work, store_sizes, scale_dir, 10 if quick else 100, progress, log, store_budget_s,
+                                               n_vocab_files=40 if quick else 400, chroma_url=chroma_url, prefix=f"assay-bench-{path.stem}")
                 results["store"]["peak_gb"] = rss_gb()["peak_gb"]
             save()
         results["verdict"] = verdict(results)
@@ -836,7 +850,34 @@ def run_bench(
         results["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         save()
         shutil.rmtree(work, ignore_errors=True)
+        if chroma_url:
+            _drop_server_collections(chroma_url, f"assay-bench-{path.stem}")
     return results, path
+
+
+def scratch(settings, work: Path, name: str):
+    """Settings for a throw-away index of the run: its own folder, and its own collection on a server."""
+    if settings.chroma_url:
+        return settings.with_(index_dir=work / name, collection=f"{settings.collection.removesuffix('-index')}-{name}")
+    return settings.with_(index_dir=work / name)
+
+
+def _server_client(url: str):
+    from ingest.config import Settings
+    from ingest.index import Index
+
+    return Index(Settings(chroma_url=url)).client
+
+
+def _drop_server_collections(url: str, prefix: str) -> None:
+    try:
+        client = _server_client(url)
+        for c in client.list_collections():
+            name = c if isinstance(c, str) else c.name
+            if name.startswith(prefix):
+                client.delete_collection(name)
+    except Exception as e:  # the results are saved already; say what is left behind
+        print(f"bench: could not delete the {prefix}* collections on {url}: {e}", file=sys.stderr)
 
 
 # --- verdicts and the table ------------------------------------------------------------------

@@ -183,12 +183,15 @@ def bench_cmd(out, quick, sizes, store_sizes, distract, n_questions, scale_dir, 
     prints a table and writes bench-results/<timestamp>.json. See BENCHMARKS.md.
     """
     from eval.bench import DEFAULT_SCALE, format_table, run_bench
+    from ingest.config import Settings
 
+    root = click.get_current_context().find_root().obj
+    base = root.get("settings") if isinstance(root, dict) and root.get("settings") else Settings.from_env()
     results, path = run_bench(
         out, quick=quick, sizes=sizes, store_sizes=store_sizes,
         distract=[d for d in distract if d > 0] if distract is not None else None, n_questions=n_questions,
         scale_dir=scale_dir or DEFAULT_SCALE, phases=tuple(p.strip() for p in phases.split(",") if p.strip()),
-        store_budget_s=store_budget, progress=not quiet,
+        store_budget_s=store_budget, progress=not quiet, chroma_url=base.chroma_url,
     )
     click.echo(format_table(results))
     click.echo(f"\nresults: {path}")

@@ -627,19 +627,22 @@ class Index:
             shutil.rmtree(old, ignore_errors=True)
 
     def _build_lexical(self) -> LexicalIndex:
-        ids, texts, arts, pubs = [], [], [], []
-        offset, step = 0, 5000
-        while True:
-            got = self.chunks.get(include=["documents", "metadatas"], limit=step, offset=offset)
-            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                ids.append(cid)
-                texts.append(" ".join(x for x in (meta.get("title", ""), meta.get("heading", ""), doc) if x))
-                arts.append(meta.get("article_id", ""))
-                pubs.append(int(meta.get("published_int", 0) or 0))
-            if len(got["ids"]) < step:
-                break
-            offset += step
-        return LexicalIndex.build(ids, texts, arts, pubs)
+        ids, arts, pubs = [], [], []
+
+        def texts():  # page by page: the corpus text is never held in memory at once
+            offset, step = 0, 2000
+            while True:
+                got = self.chunks.get(include=["documents", "metadatas"], limit=step, offset=offset)
+                for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                    ids.append(cid)
+                    arts.append(meta.get("article_id", ""))
+                    pubs.append(int(meta.get("published_int", 0) or 0))
+                    yield " ".join(x for x in (meta.get("title", ""), meta.get("heading", ""), doc) if x)
+                if len(got["ids"]) < step:
+                    return
+                offset += step
+
+        return LexicalIndex.build(ids, texts(), arts, pubs)
 
     def stats(self) -> dict:
         manifest = self.manifest()

@@ -64,12 +64,19 @@ class LexicalIndex:
         self.bm25 = retriever
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], article_ids: list[str], published: list[int]) -> "LexicalIndex":
+    def build(cls, ids: list[str], texts, article_ids: list[str], published: list[int]) -> "LexicalIndex":
+        """`texts` may be a generator that fills `ids`, `article_ids` and `published` as it goes.
+
+        Documents are kept as vocabulary ids, not token strings: a list of 4 million short
+        strings (20k chunks) costs about 250 MB more than the same list of shared int ids.
+        """
         import bm25s
 
+        vocab: dict[str, int] = {}
+        corpus = [[vocab.setdefault(w, len(vocab)) for w in (tokenize(t) or ["\u2205"])] for t in texts]
         retriever = bm25s.BM25()
-        if ids:
-            retriever.index([tokenize(t) or ["\u2205"] for t in texts], show_progress=False)
+        if corpus:
+            retriever.index((corpus, vocab), show_progress=False)
         return cls(ids, article_ids, published, retriever)
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[LexicalHit]:

@@ -80,12 +80,12 @@ def chromium():
         b.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def chromium_browser():
-    """A headless Debian chromium through playwright, for browser tests outside test_ui.py.
+    """The one headless Debian chromium of the test session, driven by playwright.
 
-    Module-scoped on purpose: only one sync playwright may run per thread, and test_ui.py starts its
-    own session-wide one; this one is closed when its module finishes (test_security.py sorts before it).
+    Session-wide and shared by every browser test: only one sync playwright may run per thread,
+    so two fixtures that each started one failed depending on test order.
     """
     with chromium() as b:
         yield b

@@ -8,28 +8,15 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.live_ingest import ASSAY, PARTNERS, ZORBIUM, assay_env, ingest_while_answering
 
-ASSAY = Path(sys.executable).with_name("assay")
 SMALL = ["2025-11-12-us-expands-partnerships-for-rare-earths.txt", "uscode_42_13344_rare_earth_elements.md",
          "wh_2025-10-20_factsheet_australia_deals.md"]
-PARTNERS = "Which countries is the US partnering with on rare earths?"
-ZORBIUM = """---
-title: The Zorbium refinery opens in Quillmark
-date: 2025-12-01
----
-
-# Zorbium refinery
-
-The Zorbium refinery in Quillmark separates 4,321 tonnes of neodymium oxide per year.
-It is the first heavy rare earth separation plant built in the Quillmark valley.
-"""
 
 
 @pytest.fixture(scope="module")
@@ -171,12 +158,6 @@ def test_lexical_files_corrupt(index_copy, capsys, damage):
 
 # -- embedded index: CLI ingest while a chat process serves it --------------------------------
 
-def assay_env(**extra) -> dict:
-    env = dict(os.environ, ANONYMIZED_TELEMETRY="False", HF_HUB_OFFLINE="1", **extra)
-    for k in ("ASSAY_CHROMA_URL", "ASSAY_INDEX"):
-        env.pop(k, None)
-    return env
-
 
 def test_cli_ingest_refused_while_another_process_writes(index_copy, tmp_path):
     from ingest.config import Settings
@@ -206,34 +187,7 @@ def test_cli_ingest_while_chat_serves_embedded_index(index_copy, tmp_path):
     engine.index.stale_check_seconds = 0.2
     assert answer("Where is the Zorbium refinery?", [], engine=engine).abstained  # HNSW now loaded in memory
 
-    extra = tmp_path / "extra"
-    extra.mkdir()
-    (extra / "zorbium.md").write_text(ZORBIUM)
-    proc = subprocess.Popen([str(ASSAY), "--index", str(index_copy), "ingest", str(extra), "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=assay_env(), cwd=ROOT)
-    answered, errors = [], []
-
-    def keep_asking():
-        while proc.poll() is None:
-            try:
-                answered.append(not answer(PARTNERS, [], engine=engine).abstained)
-            except Exception as e:  # noqa: BLE001 - asserted below
-                errors.append(repr(e))
-
-    t = threading.Thread(target=keep_asking)
-    t.start()
-    out, err = proc.communicate(timeout=300)
-    t.join(60)
-    assert proc.returncode == 0, err
-    assert json.loads(out)["added"] == ["zorbium.md"]
-    assert not errors, errors
-    assert answered and all(answered)
-
-    time.sleep(0.3)
-    dense = engine.dense("Zorbium refinery in Quillmark neodymium", 3)
-    assert any(p.article_id == "zorbium.md" for p, _ in dense), "the chat's vector index is stale"
-    after = answer("Where is the Zorbium refinery?", [], engine=engine)
-    assert not after.abstained and "zorbium.md" in {c.article_id for c in after.citations}
+    ingest_while_answering(engine, ["--index", str(index_copy)], tmp_path / "extra")
 
     # the chat's own upload after the external write goes through a fresh view: nothing lost
     upload = tmp_path / "uploads"

@@ -4,44 +4,25 @@ that notices what another process ingested (dense and lexical side) without a re
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, free_port
+from tests.live_ingest import ASSAY, PARTNERS, assay_env, ingest_while_answering
 
 pytestmark = pytest.mark.slow
 
 CHROMA = Path(sys.executable).with_name("chroma")
-ASSAY = Path(sys.executable).with_name("assay")
 SMALL = ["2025-11-12-us-expands-partnerships-for-rare-earths.txt", "uscode_42_13344_rare_earth_elements.md",
          "wh_2025-10-20_factsheet_australia_deals.md"]
-PARTNERS = "Which countries is the US partnering with on rare earths?"
-ZORBIUM = """---
-title: The Zorbium refinery opens in Quillmark
-date: 2025-12-01
-publisher: Assay test desk
----
-
-# Zorbium refinery
-
-The Zorbium refinery in Quillmark separates 4,321 tonnes of neodymium oxide per year.
-It is the first heavy rare earth separation plant built in the Quillmark valley.
-"""
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_chroma(path: Path, port: int, timeout: float = 60.0) -> subprocess.Popen:
@@ -105,12 +86,6 @@ def run_cli(capsys, *args) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     return rc, out, err
 
-
-def assay_env(**extra) -> dict:
-    env = dict(os.environ, ANONYMIZED_TELEMETRY="False", HF_HUB_OFFLINE="1", **extra)
-    env.pop("ASSAY_CHROMA_URL", None)
-    env.pop("ASSAY_INDEX", None)
-    return env
 
 
 def article_of(engine, chunk_id: str) -> str:
@@ -212,36 +187,9 @@ def test_engine_sees_external_ingest_while_answering(server, tmp_path, cache_hom
     assert before.abstained
 
     extra = tmp_path / "extra"
-    extra.mkdir()
-    (extra / "zorbium.md").write_text(ZORBIUM)
-    proc = subprocess.Popen([str(ASSAY), "--chroma-url", server, "--collection", "live", "ingest", str(extra), "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=assay_env(), cwd=ROOT)
-    answered, errors = [], []
-
-    def keep_asking():
-        while proc.poll() is None:
-            try:
-                r = answer(PARTNERS, [], engine=engine)
-                answered.append(not r.abstained)
-            except Exception as e:  # noqa: BLE001 - collected and asserted below
-                errors.append(repr(e))
-
-    t = threading.Thread(target=keep_asking)
-    t.start()
-    out, err = proc.communicate(timeout=300)
-    t.join(60)
-    assert proc.returncode == 0, err
-    assert json.loads(out)["added"] == ["zorbium.md"]
-    assert not errors, errors
-    assert answered and all(answered)
-
-    time.sleep(0.3)
+    ingest_while_answering(engine, ["--chroma-url", server, "--collection", "live"], extra)
     lexical = engine.lexical("Zorbium Quillmark", 5)
     assert lexical and article_of(engine, lexical[0][0]) == "zorbium.md"
-    dense = engine.dense("Zorbium refinery in Quillmark neodymium", 3)
-    assert any(p.article_id == "zorbium.md" for p, _ in dense)
-    after = answer("Where is the Zorbium refinery?", [], engine=engine)
-    assert not after.abstained and "zorbium.md" in {c.article_id for c in after.citations}
 
     # and the other way round: deleting it from another process is noticed as well
     (extra / "zorbium.md").unlink()
@@ -252,3 +200,24 @@ def test_engine_sees_external_ingest_while_answering(server, tmp_path, cache_hom
     time.sleep(0.3)
     assert all(article_of(engine, cid) != "zorbium.md" for cid, _ in engine.lexical("Zorbium Quillmark", 5))
     assert answer("Where is the Zorbium refinery?", [], engine=engine).abstained
+
+
+@pytest.mark.skipif(not (ROOT.parent / "shared" / "corpus-scale").is_dir(), reason="../shared/corpus-scale is not present")
+def test_bench_runs_against_the_server_and_cleans_up(server, tmp_path, cache_home, capsys):
+    """`assay --chroma-url URL bench` keeps every index of the run on the server and deletes them after."""
+    import chromadb
+
+    host, port = server.removeprefix("http://").split(":")
+    client = chromadb.HttpClient(host=host, port=int(port))
+    before = {c.name for c in client.list_collections()}
+    rc, out, err = run_cli(capsys, "--chroma-url", server, "bench", "--quick", "--quiet", "--phases", "growth,store", "--out", str(tmp_path))
+    assert rc == 0, err[-3000:]
+    r = json.loads(next(tmp_path.glob("*-quick.json")).read_text())
+    assert r["params"]["chroma"] == server
+    cps = [c for c in r["checkpoints"].values() if c.get("latency")]
+    assert cps and all(c["index_chunks"] > 0 and c["latency"]["answer"]["n"] > 0 for c in cps)
+    assert r["reingest"]["written"] == 0 and r["reingest"]["unchanged"] > 0
+    assert r["store"]["sizes"], r["store"]
+    assert r["params"]["collection"].startswith("assay-bench-")
+    after = {c.name for c in client.list_collections()}
+    assert after == before, f"bench left collections behind: {sorted(after - before)}"

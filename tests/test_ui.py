@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import chromium, serve_corpus
+from tests.conftest import serve_corpus
 
 pytestmark = pytest.mark.slow
 
@@ -31,9 +31,8 @@ def ui_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def browser():
-    with chromium() as b:
-        yield b
+def browser(chromium_browser):
+    return chromium_browser
 
 
 @pytest.fixture(scope="session")
