@@ -67,8 +67,8 @@ class LexicalIndex:
     def build(cls, ids: list[str], texts, article_ids: list[str], published: list[int]) -> "LexicalIndex":
         """`texts` may be a generator that fills `ids`, `article_ids` and `published` as it goes.
 
-        Documents are kept as vocabulary ids, not token strings: a list of 4 million short
-        strings (20k chunks) costs about 250 MB more than the same list of shared int ids.
+        Documents are kept as vocabulary ids, not token strings (one short string object per
+        token): the build takes half the memory, measured on a 1k-chunk index, same scores.
         """
         import bm25s
 
