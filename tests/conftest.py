@@ -39,6 +39,14 @@ CHROMIUM = os.environ.get("ASSAY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def write_corpus(folder: Path, docs: dict[str, str]) -> Path:
+    """A folder of articles {file name: text}, created; returns it."""
+    folder.mkdir(parents=True)
+    for name, text in docs.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
 def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     import socket

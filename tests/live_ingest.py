@@ -11,7 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_corpus
 
 ASSAY = Path(sys.executable).with_name("assay")
 PARTNERS = "Which countries is the US partnering with on rare earths?"
@@ -42,8 +42,7 @@ def ingest_while_answering(engine, target: list[str], folder: Path) -> None:
     the engine must find and cite the new article (dense side) without a restart."""
     from app.answer import answer
 
-    folder.mkdir()
-    (folder / "zorbium.md").write_text(ZORBIUM)
+    write_corpus(folder, {"zorbium.md": ZORBIUM})
     proc = subprocess.Popen([str(ASSAY), *target, "ingest", str(folder), "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=assay_env(), cwd=ROOT)
     answered, errors = [], []

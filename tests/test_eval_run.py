@@ -9,6 +9,7 @@ from click.testing import CliRunner
 from eval.questions import Question
 from eval.run import METRIC_KEYS, check_floors, compare, evaluate, run_eval
 from ingest.config import Settings
+from tests.conftest import write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,10 +35,7 @@ QUESTIONS = [
 def tiny(tmp_path_factory):
     """A tiny corpus and question file, plus one evaluate() run of them written to out/."""
     base = tmp_path_factory.mktemp("tiny")
-    corpus = base / "corpus"
-    corpus.mkdir()
-    for name, text in ARTICLES.items():
-        (corpus / name).write_text(text, encoding="utf-8")
+    corpus = write_corpus(base / "corpus", ARTICLES)
     questions = base / "questions.jsonl"
     lines = [json.dumps(q) for q in QUESTIONS] + ['{"id": "bad", "question": 3}']  # one malformed row: skipped
     questions.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, write_corpus
 from tests.live_ingest import ASSAY, PARTNERS, ZORBIUM, assay_env, ingest_while_answering
 
 SMALL = ["2025-11-12-us-expands-partnerships-for-rare-earths.txt", "uscode_42_13344_rare_earth_elements.md",
@@ -163,9 +163,7 @@ def test_cli_ingest_refused_while_another_process_writes(index_copy, tmp_path):
     from ingest.config import Settings
     from ingest.index import Index
 
-    extra = tmp_path / "extra"
-    extra.mkdir()
-    (extra / "zorbium.md").write_text(ZORBIUM)
+    extra = write_corpus(tmp_path / "extra", {"zorbium.md": ZORBIUM})
     with Index(Settings(index_dir=index_copy)).writer():  # e.g. the chat indexing an upload
         done = subprocess.run([str(ASSAY), "--index", str(index_copy), "ingest", str(extra)], capture_output=True, text=True,
                               env=assay_env(ASSAY_LOCK_TIMEOUT="0.5"), cwd=ROOT, timeout=120)

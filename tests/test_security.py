@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT, write_corpus
 ANSWER_TIMEOUT = 90_000  # ms
 
 # Markup and markdown that must always be shown literally, never interpreted.
@@ -320,12 +320,8 @@ def injection_engine(tmp_path_factory):
     from ingest.pipeline import Ingestor
 
     base = tmp_path_factory.mktemp("inject")
-    corpus = base / "corpus"
-    corpus.mkdir()
-    for name, text in INJECTION_DOCS.items():
-        (corpus / name).write_text(text, encoding="utf-8")
     settings = Settings(index_dir=base / "index")
-    summary = Ingestor(settings).run([corpus], progress=False)
+    summary = Ingestor(settings).run([write_corpus(base / "corpus", INJECTION_DOCS)], progress=False)
     assert not summary.failed, summary.failed
     return Engine(settings)
 
