@@ -65,6 +65,7 @@ class _Candidate:
     lexical: float = 0.0
     score: float = 0.0
     covers: float = 1.0  # share of the question's key names in the sentence (or its title/heading)
+    terms: frozenset = frozenset()  # its tokenize() terms, computed once
 
 
 _NAME = re.compile(r"\b(?:[A-Z][\w&.-]*[A-Za-z0-9]|[A-Z]{2,}|\d{3,}[\w]*)\b")
@@ -127,8 +128,8 @@ def extractive(query: str, passages: list[Passage], engine: Engine, max_sentence
     weights = {t: lex.idf(t) for t in qterms}
     total = sum(weights.values()) or 1.0
     for c in cands:
-        terms = set(tokenize(c.text))
-        c.lexical = sum(w for t, w in weights.items() if t in terms) / total
+        c.terms = frozenset(tokenize(c.text))
+        c.lexical = sum(w for t, w in weights.items() if t in c.terms) / total
     # Embedding every sentence is the answer's main cost: score the most promising ones only
     # (term overlap first, then passage rank); the rest stay available to complete a list.
     ranked = sorted(range(len(cands)), key=lambda i: (-cands[i].lexical, cands[i].rank))
@@ -145,11 +146,10 @@ def extractive(query: str, passages: list[Passage], engine: Engine, max_sentence
     # Names the user's own question hinges on ("…with Japan?"): an answer must be about them.
     names = [t for t in key_terms(query.split(" (", 1)[0]) if not t[0].isdigit()]
     for c, d in zip(pool, dense):
-        terms = set(tokenize(c.text))
         c.dense = float(d)
         c.score = 0.65 * c.dense + 0.35 * c.lexical + 0.02 / (1 + c.rank)
         if names:
-            context = terms | set(tokenize(" ".join((c.passage.title, c.passage.heading, _date_words(c.passage.published)))))
+            context = c.terms | set(tokenize(" ".join((c.passage.title, c.passage.heading, _date_words(c.passage.published)))))
             c.covers = sum(t in context for t in names) / len(names)
             c.score += 0.1 * c.covers
     order = sorted(range(len(pool)), key=lambda i: -cands[i].score)

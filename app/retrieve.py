@@ -87,6 +87,8 @@ def filtered_query(col, qv: np.ndarray, n: int, where: dict, lex, mask: np.ndarr
     n hits, Chroma's own filtered query answers. Returns Chroma's query() layout for one query.
     """
     rows = np.flatnonzero(mask)
+    qv = np.asarray(qv, dtype=np.float32)
+    qlist = qv.tolist()
     empty = {"ids": [[]], "documents": [[]], "metadatas": [[]], "distances": [[]]}
     if len(rows) == 0:
         return empty
@@ -95,19 +97,19 @@ def filtered_query(col, qv: np.ndarray, n: int, where: dict, lex, mask: np.ndarr
         got = col.get(ids=ids, include=["embeddings"])
         if len(got["ids"]) == len(ids):
             vecs = np.asarray(got["embeddings"], dtype=np.float32)
-            sims = vecs @ np.asarray(qv, dtype=np.float32)
+            sims = vecs @ qv
             top = np.argsort(-sims, kind="stable")[:n]
             return _fill(col, [got["ids"][i] for i in top], [1.0 - float(sims[i]) for i in top], include)
     else:
         share = len(rows) / max(1, len(mask))
         fetch = int(n / share * 2) + n
         if fetch <= OVERFETCH_MAX:
-            res = col.query(query_embeddings=[list(map(float, qv))], n_results=min(fetch, len(mask)), include=["distances"])
+            res = col.query(query_embeddings=[qlist], n_results=min(fetch, len(mask)), include=["distances"])
             keep = [(cid, d) for cid, d in zip(res["ids"][0], res["distances"][0]) if (r := lex.row_of.get(cid)) is not None and mask[r]]
             if len(keep) >= n:
                 keep = keep[:n]
                 return _fill(col, [c for c, _ in keep], [d for _, d in keep], include)
-    return col.query(query_embeddings=[list(map(float, qv))], n_results=n, where=where, include=include)
+    return col.query(query_embeddings=[qlist], n_results=n, where=where, include=include)
 
 
 def _fill(col, ids: list[str], distances: list[float], include: list[str]) -> dict:

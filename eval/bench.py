@@ -870,12 +870,14 @@ def _server_client(url: str):
 
 
 def _drop_server_collections(url: str, prefix: str) -> None:
+    from ingest.config import Settings
+    from ingest.index import Index
+
     try:
-        client = _server_client(url)
-        for c in client.list_collections():
-            name = c if isinstance(c, str) else c.name
+        index = Index(Settings(chroma_url=url))
+        for name in index._names():
             if name.startswith(prefix):
-                client.delete_collection(name)
+                index.client.delete_collection(name)
     except Exception as e:  # the results are saved already; say what is left behind
         print(f"bench: could not delete the {prefix}* collections on {url}: {e}", file=sys.stderr)
 

@@ -1,9 +1,10 @@
 """The index contract: one Chroma collection of chunks, one of article records, a BM25 beside them.
 
-Write order per article makes crashes harmless: chunks are upserted under ids derived from the
-article's content hash, stale chunks of that article are deleted, and only then is the article
-record (with its hash) written. A run killed anywhere leaves either the old record (so the next
-run redoes the article) or the finished one; ids never collide, so nothing is duplicated.
+The write order of each flush makes crashes harmless: chunks are upserted under ids derived from
+their article's content hash, stale chunks of those articles are deleted, and only then are the
+article records (with their hashes) written. A run killed anywhere leaves each article with
+either its old record (so the next run redoes it) or the finished one; ids never collide, so
+nothing is duplicated.
 """
 
 from __future__ import annotations
@@ -484,10 +485,6 @@ class Index:
             return max(1, min(1000, int(self.client.get_max_batch_size())))
         except Exception:
             return 500
-
-    def write_article(self, article: Article, chunks: list[Chunk], embeddings, file_meta: dict) -> None:
-        """Replace everything indexed for `article` with `chunks` (idempotent, crash-safe)."""
-        self.write_articles([(article, chunks, embeddings, file_meta)])
 
     def write_articles(self, items: list[tuple[Article, list[Chunk], object, dict]]) -> None:
         """Replace what is indexed for each (article, chunks, embeddings, file_meta), in few calls.
