@@ -19,8 +19,8 @@ from typing import Iterator
 
 import numpy as np
 
-from ingest.lexical import tokenize
-from ingest.split import sentence_spans
+from ..ingest.lexical import tokenize
+from ..ingest.split import sentence_spans
 
 from . import rewrite
 from .retrieve import Engine, Filters

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from ingest.config import Settings
+from ..ingest.config import Settings
 
 EXAMPLES_INGEST = """
 \b
@@ -61,7 +61,7 @@ def ingest(ctx, paths, prune, rebuild, quiet, as_json):
     Unchanged files are skipped without embedding; a changed file replaces its old chunks.
     Exit code is 1 when any file failed (each failure is listed with its reason).
     """
-    from ingest.pipeline import ingest as run
+    from ..ingest.pipeline import ingest as run
 
     summary = run(list(paths), _settings(ctx), prune=prune, rebuild=rebuild, progress=not quiet and not as_json)
     if as_json:
@@ -82,7 +82,7 @@ def index():
 @click.pass_context
 def index_stats(ctx, as_json):
     """List indexed articles (title, date, publisher, chunks) and totals."""
-    from ingest.index import Index
+    from ..ingest.index import Index
 
     stats = Index(_settings(ctx.parent)).stats()
     if as_json:
@@ -139,21 +139,21 @@ def ask(ctx, question, history, k, llm, articles, since, until, as_json):
         click.echo(f"  ! {flag}")
 
 
-from eval.cli import eval_cmd  # noqa: E402  (cheap: no model, chroma or plotting imports)
+from ..eval.cli import eval_cmd  # noqa: E402  (cheap: no model, chroma or plotting imports)
 
 from .ui_cli import chat_command  # noqa: E402  (does not import gradio)
 
 cli.add_command(eval_cmd)
 cli.add_command(chat_command)
-from eval.cli import bench_cmd  # noqa: E402
+from ..eval.cli import bench_cmd  # noqa: E402
 
 cli.add_command(bench_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: known errors become one line and exit code 2."""
-    from ingest.embed import ModelNotFound
-    from ingest.index import IndexError_
+    from ..ingest.embed import ModelNotFound
+    from ..ingest.index import IndexError_
 
     known: tuple[type[BaseException], ...] = (IndexError_, ModelNotFound, FileNotFoundError, ValueError)
     try:

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from app.prompts import ANSWER_SYSTEM, ANSWER_USER, CANNOT_ANSWER, CONDENSE, CONDENSE_USER, format_passages
-from app.schema import Passage
+from .prompts import ANSWER_SYSTEM, ANSWER_USER, CANNOT_ANSWER, CONDENSE, CONDENSE_USER, format_passages
+from .schema import Passage
 
 log = logging.getLogger(__name__)
 

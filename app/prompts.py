@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from app.schema import Passage
+from .schema import Passage
 
 CANNOT_ANSWER = "The articles provided do not answer this question."
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.config import Settings
-from ingest.index import Index, date_int
+from ..ingest.config import Settings
+from ..ingest.index import Index, date_int
 
 from .schema import Passage
 
@@ -134,7 +134,7 @@ class Engine:
 
     # -- embeddings with small LRU caches (queries and answer sentences repeat a lot) ------
     def embed(self, texts: list[str], cache: str = "s") -> np.ndarray:
-        from ingest.embed import encode
+        from ..ingest.embed import encode
 
         store = self._qcache if cache == "q" else self._scache
         with self._lock:

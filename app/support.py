@@ -12,8 +12,8 @@ import re
 
 import numpy as np
 
-from ingest.lexical import tokenize
-from ingest.split import sentence_spans
+from ..ingest.lexical import tokenize
+from ..ingest.split import sentence_spans
 
 SUPPORT_THRESHOLD = 0.55
 _NUMBER = re.compile(r"\d[\d,.]*")

@@ -62,8 +62,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import gradio as gr  # noqa: E402
 
-from ingest.config import Settings  # noqa: E402
-from ingest.load import SUPPORTED_SUFFIXES  # noqa: E402
+from ..ingest.config import Settings  # noqa: E402
+from ..ingest.load import SUPPORTED_SUFFIXES  # noqa: E402
 
 from .answer import stream_answer  # noqa: E402
 from .llm import display_spec  # noqa: E402
@@ -534,7 +534,7 @@ class _Backend:
     @property
     def ingestor(self):
         if self._ingestor is None:
-            from ingest.pipeline import Ingestor
+            from ..ingest.pipeline import Ingestor
 
             self._ingestor = Ingestor(self.settings, index=self.engine.index)
         return self._ingestor
@@ -546,7 +546,7 @@ class _Backend:
             return False
 
     def stats(self) -> tuple[dict | None, str]:
-        from ingest.index import IndexError_
+        from ..ingest.index import IndexError_
 
         try:
             if not self.engine.index.exists():
@@ -665,7 +665,7 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
                     messages[-1] = {"role": "assistant", "content": render_streaming(text)}
                     yield "", messages, turns
         except Exception as e:
-            from ingest.index import IndexError_
+            from ..ingest.index import IndexError_
 
             msg = str(e) if isinstance(e, IndexError_) else f"Something went wrong while answering ({type(e).__name__}: {e})."
             messages[-1] = {"role": "assistant", "content": render_message(esc(msg), "error")}
@@ -765,7 +765,7 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
         if not corpus.is_dir():
             yield _status([("err", f"No corpus folder at {corpus} — add articles under Library → Add articles.")]), gr.update(), gr.update(), gr.update()
             return
-        from ingest.load import iter_article_paths
+        from ..ingest.load import iter_article_paths
 
         files = [p for p, _ in iter_article_paths([corpus])]
         labels = {p.name: p.name for p in files}
@@ -781,7 +781,7 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
         filters, problem = _filters(articles, since, until)
         if problem:
             raise gr.Error(problem)
-        from ingest.index import IndexError_
+        from ..ingest.index import IndexError_
 
         final = None
         try:

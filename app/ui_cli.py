@@ -70,8 +70,8 @@ def chat_command(ctx, host, port, share, corpus):
     if corpus is not None:
         if not corpus.is_dir():
             raise click.BadParameter(f"{corpus} is not a folder", param_hint="--corpus")
-        from ingest.pipeline import Ingestor
-        from ingest.index import Index
+        from ..ingest.pipeline import Ingestor
+        from ..ingest.index import Index
 
         click.echo(f"indexing {corpus} …", err=True)
         summary = Ingestor(settings, index=Index(settings)).run([corpus], progress=True)

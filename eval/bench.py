@@ -1,6 +1,6 @@
 """`assay bench`: Assay's performance, every figure measured against its own reference in ONE run.
 
-    python -m eval.bench --quick                 # small version (about a minute)
+    python -m assay.eval.bench --quick                 # small version (about a minute)
     assay bench --sizes 1000,5000,20000 --store-sizes 100000,500000
 
 The machine is shared and its load varies, so absolute timings are only indicative: the figures
@@ -126,7 +126,7 @@ def _bar(total, desc, enabled):
 
 
 def eval_questions(path: Path):
-    from eval.questions import load_questions
+    from .questions import load_questions
 
     if not path or not Path(path).is_file():
         return []
@@ -136,9 +136,9 @@ def eval_questions(path: Path):
 
 def retrieval_quality(engine, questions, k: int = 6) -> dict:
     """hit@5 and MRR of the answerable questions, through the same query rewrite as answer()."""
-    from app import rewrite
-    from eval import metrics as M
-    from eval.run import HIT_K
+    from ..app import rewrite
+    from . import metrics as M
+    from .run import HIT_K
 
     hits, mrrs = [], []
     for q in questions:
@@ -163,9 +163,9 @@ def scale_files(scale_dir: Path, seed: int = 0) -> list[Path]:
 
 def split_texts(paths: list[Path], settings, root: Path | None = None) -> list:
     """Chunks of `paths` through the real loader and splitter (for encoder comparisons)."""
-    from ingest.load import load_article
-    from ingest.pipeline import Ingestor
-    from ingest.split import split_article
+    from ..ingest.load import load_article
+    from ..ingest.pipeline import Ingestor
+    from ..ingest.split import split_article
 
     counter = Ingestor(settings).counter
     out = []
@@ -191,7 +191,7 @@ def bench_encoders(settings, work: Path, questions, n_texts: int, progress: bool
     """Default encode vs candidates: speed ratio on the same texts, cosine, retrieval quality."""
     import torch
 
-    from ingest import embed as E
+    from ..ingest import embed as E
 
     bundled_files = bundled(quick)
     bundled_chunks = split_texts(bundled_files, settings, BUNDLED)
@@ -313,9 +313,9 @@ def _st_sorts_whole_call() -> bool:
 
 
 def _quality_with_backend(settings, folder: Path, questions, backend: str, quantize: bool) -> dict:
-    from app.retrieve import Engine
-    from ingest import embed as E
-    from ingest.pipeline import Ingestor
+    from ..app.retrieve import Engine
+    from ..ingest import embed as E
+    from ..ingest.pipeline import Ingestor
 
     old = E.encode
 
@@ -338,7 +338,7 @@ def _quality_with_backend(settings, folder: Path, questions, backend: str, quant
 
 def make_questions(engine, eval_qs, n: int, seed: int = 11) -> list[str]:
     """Questions from the indexed text: sentences (8-30 words) and titles of random chunks, plus the eval set."""
-    from ingest.split import sentence_spans
+    from ..ingest.split import sentence_spans
 
     col = engine.index.chunks
     total = col.count()
@@ -366,7 +366,7 @@ def make_questions(engine, eval_qs, n: int, seed: int = 11) -> list[str]:
 
 def measure_latency(engine, questions: list[str], progress: bool, label: str, profile_to: Path | None = None) -> dict:
     """Per question, cold query caches: dense, lexical, fused retrieve, offline answer, query embedding."""
-    from app.answer import answer
+    from ..app.answer import answer
 
     engine.index.lexical()  # loaded once, as a running server has it
     engine.embed(["warm up"], cache="q")
@@ -415,10 +415,10 @@ def plan_checkpoints(sizes: list[int], distract: list[int]) -> list[tuple[str, i
 
 
 def bench_growth(settings, work: Path, scale_dir: Path, questions, sizes, distract, n_questions: int, progress: bool, log, results: dict, quick: bool, save=lambda: None) -> None:
-    from app.retrieve import Engine
-    from ingest.index import Index
-    from ingest.pipeline import Ingestor, flush_chunks
-    from ingest.embed import load_model
+    from ..app.retrieve import Engine
+    from ..ingest.index import Index
+    from ..ingest.pipeline import Ingestor, flush_chunks
+    from ..ingest.embed import load_model
 
     files = scale_files(scale_dir) if scale_dir.is_dir() else []
     docs = work / "docs"
@@ -453,7 +453,7 @@ def bench_growth(settings, work: Path, scale_dir: Path, questions, sizes, distra
             ing.record_texts = None
             st = load_model(settings.model)
             step = flush_chunks()  # same flush size and batch size as the pipeline; one encode() per flush
-            from ingest.embed import encode as assay_encode, precision_name
+            from ..ingest.embed import encode as assay_encode, precision_name
 
             def raw_st() -> float:  # plain SentenceTransformer.encode: float32, no autocast
                 t = time.perf_counter()
@@ -587,7 +587,7 @@ def bench_store(work: Path, sizes: list[int], scale_dir: Path, n_queries: int, p
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
-    from ingest.lexical import LexicalIndex, tokenize
+    from ..ingest.lexical import LexicalIndex, tokenize
 
     rng = np.random.default_rng(0)
     prng = random.Random(0)
@@ -646,7 +646,7 @@ def bench_store(work: Path, sizes: list[int], scale_dir: Path, n_queries: int, p
 
 
 def _store_queries(col, lex, tokenize, n_rows: int, per_article: int, days, words, n_queries: int, progress: bool, prng, rng) -> dict:
-    from app.retrieve import Filters, filtered_query
+    from ..app.retrieve import Filters, filtered_query
 
     n_articles = n_rows // per_article
     since = days[int(len(days) * 0.8)]
@@ -696,7 +696,7 @@ def bench_chat(index_dir: str, question: str, log, timeout: float = 300.0, setti
     port = free_port()
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False", ASSAY_INDEX=index_dir)
     server = ["--chroma-url", settings.chroma_url, "--collection", settings.collection] if settings is not None and settings.chroma_url else []
-    cmd = [sys.executable, "-m", "app.cli", "--index", index_dir, *server, "chat", "--port", str(port)]
+    cmd = [sys.executable, "-m", "assay.app.cli", "--index", index_dir, *server, "chat", "--port", str(port)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     out: dict = {"command": " ".join(cmd[1:])}
@@ -750,7 +750,7 @@ def machine() -> dict:
 
     info = {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "torch_threads": torch.get_num_threads()}
-    from ingest.embed import _native_bf16, backend_name, precision_name
+    from ..ingest.embed import _native_bf16, backend_name, precision_name
 
     info.update(native_bf16=_native_bf16(), embed_precision=precision_name(), embed_backend=backend_name())
     try:
@@ -789,7 +789,7 @@ def run_bench(
     With `chroma_url` every index of the run lives on that Chroma server, in collections named
     assay-bench-<time>-*, which are deleted at the end (the lexical index stays local).
     """
-    from ingest.config import Settings
+    from ..ingest.config import Settings
 
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
@@ -863,15 +863,15 @@ def scratch(settings, work: Path, name: str):
 
 
 def _server_client(url: str):
-    from ingest.config import Settings
-    from ingest.index import Index
+    from ..ingest.config import Settings
+    from ..ingest.index import Index
 
     return Index(Settings(chroma_url=url)).client
 
 
 def _drop_server_collections(url: str, prefix: str) -> None:
-    from ingest.config import Settings
-    from ingest.index import Index
+    from ..ingest.config import Settings
+    from ..ingest.index import Index
 
     try:
         index = Index(Settings(chroma_url=url))
@@ -997,9 +997,9 @@ def _f(v):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from eval.cli import bench_cmd
+    from .cli import bench_cmd
 
-    return bench_cmd.main(args=argv, prog_name="python -m eval.bench", standalone_mode=True) or 0
+    return bench_cmd.main(args=argv, prog_name="python -m assay.eval.bench", standalone_mode=True) or 0
 
 
 if __name__ == "__main__":

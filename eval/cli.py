@@ -65,7 +65,7 @@ def _floor(ctx, param, values):
             floors[name.strip()] = float(value)
         except ValueError:
             raise click.BadParameter(f"expected METRIC=VALUE, e.g. fact_coverage=0.8 (got {item!r})") from None
-    from eval.run import check_floors
+    from .run import check_floors
 
     try:
         check_floors(floors)
@@ -90,7 +90,7 @@ def run_cmd(ctx, questions, corpus, out, llm, k, workers, fail_under, quiet):
     Rows that do not parse are skipped with a warning. Ctrl-C stops early and still writes the
     report for the questions that finished.
     """
-    from eval.run import evaluate
+    from .run import evaluate
 
     settings = ctx.find_root().obj["settings"]
     out = out or Path("eval/runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -113,7 +113,7 @@ def run_cmd(ctx, questions, corpus, out, llm, k, workers, fail_under, quiet):
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def compare_cmd(run_a, run_b):
     """Metric deltas (B - A) overall and per kind, and the questions whose outcome changed."""
-    from eval.run import compare
+    from .run import compare
 
     click.echo(compare(run_a, run_b))
 
@@ -152,7 +152,7 @@ Examples:
   assay bench --quick                                   small version (about a minute)
   assay bench                                           1k/5k/20k chunks, 100k/500k store rows
   assay bench --sizes 1000,5000 --distract 1000 --store-sizes 100000,250000
-  python -m eval.bench --quick --out /tmp/bench
+  python -m assay.eval.bench --quick --out /tmp/bench
 """
 
 
@@ -182,8 +182,8 @@ def bench_cmd(out, quick, sizes, store_sizes, distract, n_questions, scale_dir, 
     Every figure is compared with its own reference inside one run (the machine may be busy);
     prints a table and writes bench-results/<timestamp>.json. See BENCHMARKS.md.
     """
-    from eval.bench import DEFAULT_SCALE, format_table, run_bench
-    from ingest.config import Settings
+    from .bench import DEFAULT_SCALE, format_table, run_bench
+    from ..ingest.config import Settings
 
     root = click.get_current_context().find_root().obj
     base = root.get("settings") if isinstance(root, dict) and root.get("settings") else Settings.from_env()

@@ -6,7 +6,7 @@ import base64
 import html
 from pathlib import Path
 
-from eval.metrics import is_unanswerable, source_name
+from .metrics import is_unanswerable, source_name
 
 # Shown in tables and the per-kind chart, in this order, when the summary has them.
 MAIN_METRICS = (

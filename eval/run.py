@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from datetime import datetime, timezone
 from pathlib import Path
 
-from eval import metrics as M
-from eval.questions import Question, load_questions
+from . import metrics as M
+from .questions import Question, load_questions
 
 HIT_K = 5
 METRIC_KEYS = (
@@ -97,7 +97,7 @@ def score_question(q: Question, ans, engine) -> dict:
 
 
 def _supported(sentence: str, passage_text: str, engine, lex) -> bool:
-    from app.support import SUPPORT_THRESHOLD, support_score
+    from ..app.support import SUPPORT_THRESHOLD, support_score
 
     return support_score(sentence, passage_text, embed=engine.embed, idf=lex.idf) >= SUPPORT_THRESHOLD
 
@@ -117,7 +117,7 @@ def error_row(q: Question, exc: BaseException) -> dict:
 
 
 def _one(q: Question, engine, k: int, llm: str | None) -> dict:
-    from app.answer import answer
+    from ..app.answer import answer
 
     try:
         ans = answer(q.question, list(q.history), k=k, llm=llm, engine=engine)
@@ -266,7 +266,7 @@ def below_floors(summary: dict, floors: dict[str, float]) -> list[str]:
 
 def write_run(out: str | Path, rows: list[dict], summary: dict) -> Path:
     """results.jsonl, summary.json, report.md (+ PNGs) and report.html in `out`."""
-    from eval.report import write_reports
+    from .report import write_reports
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -323,11 +323,11 @@ def evaluate(
 
 
 def _run(questions, settings, corpus, k, llm, workers, progress, meta):
-    from app.retrieve import Engine
-    from ingest.index import IndexEmpty
+    from ..app.retrieve import Engine
+    from ..ingest.index import IndexEmpty
 
     if corpus is not None:
-        from ingest.pipeline import Ingestor
+        from ..ingest.pipeline import Ingestor
 
         t0 = time.perf_counter()
         ingestor = Ingestor(settings)

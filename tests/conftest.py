@@ -25,9 +25,9 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def corpus_engine(tmp_path_factory):
     """The bundled corpus/ ingested once per session into a temp index, with its Engine."""
-    from app.retrieve import Engine
-    from ingest.config import Settings
-    from ingest.pipeline import Ingestor
+    from assay.app.retrieve import Engine
+    from assay.ingest.config import Settings
+    from assay.ingest.pipeline import Ingestor
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("corpus-index") / "index")
     summary = Ingestor(settings).run([ROOT / "corpus"], progress=False)
@@ -61,10 +61,10 @@ def serve_corpus(base: Path):
 
     Returns (demo, url, engine); uploads go to base/corpus. Callers close `demo`.
     """
-    from app.retrieve import Engine
-    from app.ui import launch
-    from ingest.config import Settings
-    from ingest.pipeline import Ingestor
+    from assay.app.retrieve import Engine
+    from assay.app.ui import launch
+    from assay.ingest.config import Settings
+    from assay.ingest.pipeline import Ingestor
 
     settings = Settings.from_env(index_dir=base / "index")
     engine = Engine(settings)

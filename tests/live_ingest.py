@@ -40,7 +40,7 @@ def ingest_while_answering(engine, target: list[str], folder: Path) -> None:
     """Write the Zorbium article to `folder`, run `assay <target> ingest folder` in another process
     while `engine` keeps answering; every answer during the ingest must succeed, and afterwards
     the engine must find and cite the new article (dense side) without a restart."""
-    from app.answer import answer
+    from assay.app.answer import answer
 
     write_corpus(folder, {"zorbium.md": ZORBIUM})
     proc = subprocess.Popen([str(ASSAY), *target, "ingest", str(folder), "--json"], stdout=subprocess.PIPE,

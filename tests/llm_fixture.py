@@ -39,7 +39,7 @@ def smollm2_gguf() -> str:
 def llama_server(smollm2_gguf: str):
     if importlib.util.find_spec("xllamacpp") is None:
         pytest.skip("xllamacpp is not installed")
-    from app.llm import start_local_server
+    from assay.app.llm import start_local_server
 
     server = start_local_server(smollm2_gguf)
     try:

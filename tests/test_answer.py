@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from app.answer import answer, split_cited
-from app.retrieve import Filters
-from app.rewrite import standalone
+from assay.app.answer import answer, split_cited
+from assay.app.retrieve import Filters
+from assay.app.rewrite import standalone
 
 BLOG = "2025-11-12-us-expands-partnerships-for-rare-earths.txt"
 
@@ -57,7 +57,7 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     assert "MP Materials" in q and q.startswith("Where is that facility?")
     assert standalone("What about Canada?", ["Which countries is the US partnering with on rare earths?"]).startswith("What about Canada? (")
     assert standalone("What is the value of imports in 2024?", ["Who mines bastnaesite?"]) == "What is the value of imports in 2024?"
-    from app.answer import _specificity
+    from assay.app.answer import _specificity
 
     swapped = standalone("And dysprosium oxide?", ["What was the average price of terbium oxide in 2022?"], _specificity(corpus_engine))
     assert "terbium" not in swapped and "price" in swapped and "2022" in swapped

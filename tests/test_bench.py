@@ -10,7 +10,7 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from eval.bench import ROOT, SHARED, format_table
+from assay.eval.bench import ROOT, SHARED, format_table
 
 
 def _positive(x) -> bool:
@@ -19,7 +19,7 @@ def _positive(x) -> bool:
 
 @pytest.mark.skipif(not (SHARED / "corpus-scale").is_dir(), reason="../shared/corpus-scale is not present")
 def test_bench_quick_writes_complete_json(tmp_path):
-    from app.cli import cli
+    from assay.app.cli import cli
 
     res = CliRunner().invoke(cli, ["bench", "--quick", "--quiet", "--out", str(tmp_path)], catch_exceptions=False)
     assert res.exit_code == 0, res.output
@@ -60,7 +60,7 @@ def test_bench_quick_writes_complete_json(tmp_path):
 
 
 def test_bench_help_and_module_entry():
-    from app.cli import cli
+    from assay.app.cli import cli
 
     res = CliRunner().invoke(cli, ["bench", "--help"])
     assert res.exit_code == 0 and "--store-sizes" in res.output and "--quick" in res.output

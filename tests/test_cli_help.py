@@ -3,7 +3,7 @@
 import click
 from click.testing import CliRunner
 
-from app.cli import cli
+from assay.app.cli import cli
 
 
 def _commands(group, prefix=()):
@@ -27,7 +27,7 @@ def test_every_command_has_useful_help():
 
 
 def test_errors_say_what_to_do_next(tmp_path):
-    from app.cli import main
+    from assay.app.cli import main
 
     import contextlib
     import io

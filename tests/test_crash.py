@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.config import Settings
-from ingest.index import Index
-from ingest.lexical import LexicalIndex
+from assay.ingest.config import Settings
+from assay.ingest.index import Index
+from assay.ingest.lexical import LexicalIndex
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +55,7 @@ def die():
 
 
 if kind == "encode":
-    import ingest.embed as embed
+    import assay.ingest.embed as embed
     real_encode = embed.encode
 
     def encode(model, texts, *a, **kw):
@@ -89,7 +89,7 @@ elif kind == "bm25":
 else:
     raise SystemExit(f"unknown crash point {point}")
 
-from app.cli import main
+from assay.app.cli import main
 
 sys.exit(main(sys.argv[1:]))
 """

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest import embed as E
-from ingest.config import Settings
-from ingest.load import load_article
-from ingest.pipeline import Ingestor
-from ingest.split import split_article
+from assay.ingest import embed as E
+from assay.ingest.config import Settings
+from assay.ingest.load import load_article
+from assay.ingest.pipeline import Ingestor
+from assay.ingest.split import split_article
 
 ROOT = Path(__file__).resolve().parents[1]
 

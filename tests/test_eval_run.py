@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from eval.questions import Question
-from eval.run import METRIC_KEYS, check_floors, compare, evaluate, run_eval
-from ingest.config import Settings
+from assay.eval.questions import Question
+from assay.eval.run import METRIC_KEYS, check_floors, compare, evaluate, run_eval
+from assay.ingest.config import Settings
 from tests.conftest import write_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,8 +121,8 @@ def test_compare_two_runs(tiny, tmp_path):
 
 @pytest.fixture(scope="module")
 def runner_cli():
-    from app.cli import cli
-    from eval.cli import eval_cmd
+    from assay.app.cli import cli
+    from assay.eval.cli import eval_cmd
 
     if "eval" not in cli.commands:
         cli.add_command(eval_cmd)
@@ -153,7 +153,7 @@ def test_cli_fail_under(runner_cli, tiny, tmp_path):
 
 
 def test_eval_with_an_llm_writer_through_the_same_command(tiny, llama_server, tmp_path):
-    from app.cli import cli
+    from assay.app.cli import cli
 
     out = tmp_path / "llm-run"
     r = CliRunner().invoke(cli, ["eval", str(tiny["questions"]), "--corpus", str(tiny["corpus"]), "--out", str(out),

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from ingest.article import LoadError
-from ingest.config import Settings
-from ingest.index import Index
-from ingest.load import load_article
+from assay.ingest.article import LoadError
+from assay.ingest.config import Settings
+from assay.ingest.index import Index
+from assay.ingest.load import load_article
 from tests.hostile import Case, by_status, make_hostile, resave_with_whitespace
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,7 +36,7 @@ def _nobody_can_run_assay() -> bool:
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
         return False
     probe = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--",
-             str(BIN / "python"), "-c", "import app.cli"]
+             str(BIN / "python"), "-c", "import assay.app.cli"]
     try:
         return subprocess.run(probe, capture_output=True, cwd="/", env={**os.environ, "PYTHONPATH": str(ROOT)},
                               timeout=120).returncode == 0
@@ -133,7 +133,7 @@ def test_exit_code_is_1_when_files_failed(hostile):
 
 
 def test_good_files_are_indexed_and_answerable(hostile):
-    from app.retrieve import Engine
+    from assay.app.retrieve import Engine
 
     folder, first, cases = hostile["folder"], hostile["first"], hostile["cases"]
     ok = [c.name for c in by_status(cases, "ok")]
@@ -214,7 +214,7 @@ def test_pathological_inputs_load_in_bounded_time(hostile, name, limit_s):
 # carries it across fork+exec, so a child of a big pytest process starts with pytest's peak.
 _MEASURE = r"""
 import json, resource, sys, time
-from ingest.config import Settings
+from assay.ingest.config import Settings
 
 
 def peak_kb():
@@ -226,9 +226,9 @@ def peak_kb():
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
-from ingest.embed import load_model
-from ingest.load import load_article
-from ingest.split import TokenCounter, split_article
+from assay.ingest.embed import load_model
+from assay.ingest.load import load_article
+from assay.ingest.split import TokenCounter, split_article
 
 settings = Settings.from_env()
 model = load_model(settings.model)

@@ -22,8 +22,8 @@ SMALL = ["2025-11-12-us-expands-partnerships-for-rare-earths.txt", "uscode_42_13
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory) -> tuple[Path, Path]:
     """(corpus folder, index folder) built once; tests work on copies of the index."""
-    from ingest.config import Settings
-    from ingest.pipeline import Ingestor
+    from assay.ingest.config import Settings
+    from assay.ingest.pipeline import Ingestor
 
     base = tmp_path_factory.mktemp("robust")
     corpus = base / "corpus"
@@ -44,7 +44,7 @@ def index_copy(pristine, tmp_path) -> Path:
 
 
 def cli(capsys, index: Path, *args) -> tuple[int, str, str]:
-    from app.cli import main
+    from assay.app.cli import main
 
     capsys.readouterr()
     rc = main(["--index", str(index), *args])
@@ -160,8 +160,8 @@ def test_lexical_files_corrupt(index_copy, capsys, damage):
 
 
 def test_cli_ingest_refused_while_another_process_writes(index_copy, tmp_path):
-    from ingest.config import Settings
-    from ingest.index import Index
+    from assay.ingest.config import Settings
+    from assay.ingest.index import Index
 
     extra = write_corpus(tmp_path / "extra", {"zorbium.md": ZORBIUM})
     with Index(Settings(index_dir=index_copy)).writer():  # e.g. the chat indexing an upload
@@ -175,10 +175,10 @@ def test_cli_ingest_refused_while_another_process_writes(index_copy, tmp_path):
 def test_cli_ingest_while_chat_serves_embedded_index(index_copy, tmp_path):
     """The chat's Engine keeps answering during an `assay ingest` in another process, then sees the
     new article (dense and lexical) without restart; its own upload afterwards is consistent."""
-    from app.answer import answer
-    from app.retrieve import Engine
-    from ingest.config import Settings
-    from ingest.pipeline import Ingestor
+    from assay.app.answer import answer
+    from assay.app.retrieve import Engine
+    from assay.ingest.config import Settings
+    from assay.ingest.pipeline import Ingestor
 
     settings = Settings(index_dir=index_copy)
     engine = Engine(settings)

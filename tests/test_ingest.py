@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from ingest.config import Settings
-from ingest.embed import load_model
-from ingest.index import Index, IndexMismatch
-from ingest.load import load_article
-from ingest.pipeline import Ingestor
-from ingest.split import TokenCounter, split_article
+from assay.ingest.config import Settings
+from assay.ingest.embed import load_model
+from assay.ingest.index import Index, IndexMismatch
+from assay.ingest.load import load_article
+from assay.ingest.pipeline import Ingestor
+from assay.ingest.split import TokenCounter, split_article
 
 SEED = "2025-11-12-us-expands-partnerships-for-rare-earths.txt"
 
@@ -118,7 +118,7 @@ def test_no_chunk_exceeds_the_model_limit_on_the_longest_document(shared_dir):
 def test_a_giant_sentence_is_cut_not_truncated():
     model = load_model("all-MiniLM-L6-v2")
     counter = TokenCounter(model.tokenizer, model.max_seq_length)
-    from ingest.article import Article, Block
+    from assay.ingest.article import Article, Block
 
     text = " ".join(f"word{i} lanthanum" for i in range(900))
     art = Article("x.txt", "/x.txt", text, [Block("para", 0, len(text))], {"title": "T " * 80})
@@ -164,7 +164,7 @@ def test_bad_files_are_reported_and_good_ones_indexed(tmp_path):
 def test_cli_exit_code_and_summary_lines(tmp_path):
     from click.testing import CliRunner
 
-    from app.cli import cli
+    from assay.app.cli import cli
 
     folder = tmp_path / "in"
     folder.mkdir()

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from app import llm
-from app.llm import LLMError, LLMSpec, parse_spec
-from app.prompts import ANSWER_SYSTEM, ANSWER_USER, CANNOT_ANSWER, format_passages
-from app.schema import Passage
+from assay.app import llm
+from assay.app.llm import LLMError, LLMSpec, parse_spec
+from assay.app.prompts import ANSWER_SYSTEM, ANSWER_USER, CANNOT_ANSWER, format_passages
+from assay.app.schema import Passage
 
 SENTINEL = "assay-sentinel-key-7f3a9c1e5b"  # not sk-shaped, so only exact-value scrubbing can hide it
 
@@ -252,7 +252,7 @@ def test_import_is_light():
     import subprocess
     import sys
 
-    code = "import sys, app.llm; print([m for m in ('langchain_openai', 'openai', 'xllamacpp', 'langchain_ollama') if m in sys.modules])"
+    code = "import sys, assay.app.llm; print([m for m in ('langchain_openai', 'openai', 'xllamacpp', 'langchain_ollama') if m in sys.modules])"
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root).stdout
     assert out.strip() == "[]"

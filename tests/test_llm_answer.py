@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-import app.llm
-from app.answer import answer, verify
+import assay.app.llm
+from assay.app.answer import answer, verify
 
 QUESTION = "Which countries is the US partnering with on rare earths?"
 
@@ -28,7 +28,7 @@ def test_llm_answer_is_verified_end_to_end(corpus_engine, llama_server):
 
 
 def test_injected_out_of_range_marker_is_removed(corpus_engine, llama_server, monkeypatch):
-    real = app.llm.stream_answer
+    real = assay.app.llm.stream_answer
     passages = corpus_engine.retrieve(QUESTION, k=6)
     supported = next(p for p in passages if "Canada offers promising" in p.text)
     n = passages.index(supported) + 1
@@ -38,7 +38,7 @@ def test_injected_out_of_range_marker_is_removed(corpus_engine, llama_server, mo
         yield f" Canada offers promising rare earth deposits and a strong mining sector [{n}][{len(ps) + 3}]."
         yield " Brazil is the largest partner of all [99]."
 
-    monkeypatch.setattr(app.llm, "stream_answer", with_injection)
+    monkeypatch.setattr(assay.app.llm, "stream_answer", with_injection)
     ans = answer(QUESTION, llm=llama_server.spec, engine=corpus_engine)
     assert not ans.abstained
     _resolves(ans)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.article import META_KEYS, Article, LoadError
-from ingest.load import SUPPORTED_SUFFIXES, iter_article_paths, load_article
+from assay.ingest.article import META_KEYS, Article, LoadError
+from assay.ingest.load import SUPPORTED_SUFFIXES, iter_article_paths, load_article
 
 SEED = "2025-11-12-us-expands-partnerships-for-rare-earths.txt"
 

@@ -74,7 +74,7 @@ def chat_server(corpus_engine, tmp_path_factory):
     env.pop("ASSAY_AUTH", None)
     log = open(base / "server.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))", "chat", "--port", str(port)],
+        [sys.executable, "-c", "import sys; from assay.app.cli import main; sys.exit(main(sys.argv[1:]))", "chat", "--port", str(port)],
         env=env, cwd=base, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}/"
@@ -178,7 +178,7 @@ def test_flood_against_a_small_queue_gets_busy_not_a_crash(corpus_engine, tmp_pa
     """ASSAY_QUEUE_SIZE=2: 30 simultaneous requests; the overflow is told the queue is full, the rest are answered."""
     from gradio_client.utils import QueueError
 
-    from app.ui import launch
+    from assay.app.ui import launch
 
     monkeypatch.setenv("ASSAY_QUEUE_SIZE", "2")
     demo, url = launch(corpus_engine.settings, port=_free_port(), engine=corpus_engine, corpus_dir=tmp_path / "corpus",

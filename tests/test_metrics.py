@@ -2,7 +2,7 @@
 
 import pytest
 
-from eval import metrics as m
+from assay.eval import metrics as m
 
 GOLD = ["a.md", "b.md"]
 

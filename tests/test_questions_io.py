@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from eval.metrics import normalize
-from eval.questions import Question, load_questions
+from assay.eval.metrics import normalize
+from assay.eval.questions import Question, load_questions
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,7 @@
 """The eval report: both files written, plots embedded, untrusted answer text escaped."""
 
-from eval.metrics import aggregate
-from eval.report import write_reports
+from assay.eval.metrics import aggregate
+from assay.eval.report import write_reports
 
 KEYS = ["hit_at_k", "mrr", "fact_coverage", "abstention_correct"]
 

@@ -79,7 +79,7 @@ def small_corpus(dest: Path) -> Path:
 
 
 def run_cli(capsys, *args) -> tuple[int, str, str]:
-    from app.cli import main
+    from assay.app.cli import main
 
     capsys.readouterr()
     rc = main(list(args))
@@ -173,10 +173,10 @@ def test_unreachable_server_is_one_clear_line(tmp_path, capsys):
 def test_engine_sees_external_ingest_while_answering(server, tmp_path, cache_home):
     """An ingest in another process while this process answers; afterwards the same Engine
     finds the new article on both the dense and the lexical side (no restart)."""
-    from app.answer import answer
-    from app.retrieve import Engine
-    from ingest.config import Settings
-    from ingest.pipeline import Ingestor
+    from assay.app.answer import answer
+    from assay.app.retrieve import Engine
+    from assay.ingest.config import Settings
+    from assay.ingest.pipeline import Ingestor
 
     settings = Settings(chroma_url=server, collection="live")
     summary = Ingestor(settings).run([small_corpus(tmp_path / "corpus")], progress=False)
