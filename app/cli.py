@@ -1,4 +1,8 @@
-"""`assay`: ingest articles, ask questions, open the chat, evaluate, benchmark.
+"""`assay`: ingest articles, ask questions, open the chat — the composition root of the CLI.
+
+Commands from other parts of Assay (`eval`, `bench`) register themselves through the
+`assay.commands` entry point group (see pyproject.toml), so `assay.app` never imports
+`assay.eval`; they are loaded only when asked for (or listed in --help).
 
 Only `main()` turns errors into exit codes; everything below raises with messages that say
 what to do next.
@@ -7,13 +11,43 @@ what to do next.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from ..ingest.config import Settings
+from ..ingest.config import Settings, quiet_env
+
+PLUGIN_GROUP = "assay.commands"
+
+
+class AssayGroup(click.Group):
+    """The root group: built-in commands, plus plugin commands loaded on first need.
+
+    A plugin is an entry point in PLUGIN_GROUP whose object is `register(cli)`.
+    """
+
+    _plugins_loaded = False
+
+    def _load_plugins(self) -> None:
+        if self._plugins_loaded:
+            return
+        self._plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+            ep.load()(self)
+
+    def get_command(self, ctx, cmd_name):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is None:
+            self._load_plugins()
+            cmd = super().get_command(ctx, cmd_name)
+        return cmd
+
+    def list_commands(self, ctx):
+        self._load_plugins()
+        return super().list_commands(ctx)
 
 EXAMPLES_INGEST = """
 \b
@@ -29,7 +63,7 @@ def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=AssayGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--index", "index_dir", type=click.Path(file_okay=False, path_type=Path), help="Index folder (default .assay/index, or $ASSAY_INDEX).")
 @click.option("--chroma-url", help="Use a Chroma server (http://host:port) instead of the embedded index; or $ASSAY_CHROMA_URL.")
 @click.option("--collection", help="Chroma collection name (default 'assay').")
@@ -44,7 +78,7 @@ def cli(ctx, index_dir, chroma_url, collection, model):
       assay ask "Which countries is the US partnering with on rare earths?"
       assay chat
     """
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    quiet_env()
     ctx.obj = {"settings": Settings.from_env(index_dir=index_dir, chroma_url=chroma_url, collection=collection, model=model)}
 
 
@@ -139,15 +173,9 @@ def ask(ctx, question, history, k, llm, articles, since, until, as_json):
         click.echo(f"  ! {flag}")
 
 
-from ..eval.cli import eval_cmd  # noqa: E402  (cheap: no model, chroma or plotting imports)
+from .chat_cli import chat_command  # noqa: E402  (does not import gradio)
 
-from .ui_cli import chat_command  # noqa: E402  (does not import gradio)
-
-cli.add_command(eval_cmd)
 cli.add_command(chat_command)
-from ..eval.cli import bench_cmd  # noqa: E402
-
-cli.add_command(bench_cmd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from ..ingest.config import Settings
 from .prompts import ANSWER_SYSTEM, ANSWER_USER, CANNOT_ANSWER, CONDENSE, CONDENSE_USER, format_passages
 from .schema import Passage
 
@@ -86,20 +87,18 @@ def display_spec(spec: str | None) -> str:
     return str(parsed)
 
 
-def _api_key() -> str:
-    return os.environ.get("ASSAY_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY") or NO_KEY
-
-
-def _endpoint(spec: LLMSpec) -> str:
+def _endpoint(spec: LLMSpec, settings: Settings | None = None) -> str:
+    settings = settings or Settings.from_env()
     if spec.provider == "openai":
-        return spec.base_url or os.environ.get("OPENAI_BASE_URL", "").rstrip("/") or OPENAI_DEFAULT_URL
+        return spec.base_url or (settings.openai_base_url or "").rstrip("/") or OPENAI_DEFAULT_URL
     if spec.provider == "ollama":
-        return spec.base_url or os.environ.get("OLLAMA_HOST") or OLLAMA_DEFAULT_URL
-    return local_server(spec.model).base_url
+        return spec.base_url or settings.ollama_host or OLLAMA_DEFAULT_URL
+    return local_server(spec.model, settings).base_url
 
 
-def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400):
+def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400, settings: Settings | None = None):
     """A streaming LangChain chat model for `spec` (starts the in-process server for local:)."""
+    settings = settings or Settings.from_env()
     if spec.provider == "ollama":
         from langchain_ollama import ChatOllama
 
@@ -114,10 +113,10 @@ def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400
     from langchain_openai import ChatOpenAI
 
     # Our own in-process server needs no key; never send a real one to it.
-    key = NO_KEY if spec.provider == "local" else _api_key()
+    key = NO_KEY if spec.provider == "local" else (settings.llm_key or NO_KEY)
     return ChatOpenAI(
         model=Path(spec.model).stem if spec.provider == "local" else spec.model,
-        base_url=_endpoint(spec),
+        base_url=_endpoint(spec, settings),
         api_key=key,
         temperature=temperature,
         max_tokens=max_tokens,
@@ -134,20 +133,22 @@ def _messages(system: str, user: str) -> list:
 
 
 def stream_answer(
-    spec: LLMSpec, question: str, passages: list[Passage], *, temperature: float = 0.0, max_tokens: int = 400
+    spec: LLMSpec, question: str, passages: list[Passage], *, temperature: float = 0.0, max_tokens: int = 400,
+    settings: Settings | None = None,
 ) -> Iterator[str]:
     """Yield answer text deltas as the model writes them, grounded in `passages`."""
     if not passages:
         yield CANNOT_ANSWER
         return
-    model = chat_model(spec, temperature=temperature, max_tokens=max_tokens)
+    settings = settings or Settings.from_env()
+    model = chat_model(spec, temperature=temperature, max_tokens=max_tokens, settings=settings)
     user = ANSWER_USER.format(passages=format_passages(passages), question=question.strip())
     try:
         for chunk in model.stream(_messages(ANSWER_SYSTEM, user)):
             if text := str(chunk.text):
                 yield text
     except Exception as exc:
-        _raise_llm_error(exc, spec)
+        _raise_llm_error(exc, spec, settings)
         raise
 
 
@@ -159,16 +160,17 @@ def complete_answer(spec: LLMSpec, question: str, passages: list[Passage], **kw)
 _PREFIX = re.compile(r"^(?:standalone\s+|search\s+|rewritten\s+)?(?:query|question)\s*:\s*", re.IGNORECASE)
 
 
-def condense_question(spec: LLMSpec, question: str, history: list[str], *, max_turns: int = 6) -> str:
+def condense_question(spec: LLMSpec, question: str, history: list[str], *, max_turns: int = 6, settings: Settings | None = None) -> str:
     """Rewrite a follow-up into a standalone search query; the question itself if there is no history."""
     turns = [h.strip() for h in history if h and h.strip()][-max_turns:]
     if not turns:
         return question
+    settings = settings or Settings.from_env()
     user = CONDENSE_USER.format(history="\n".join(f"- {t}" for t in turns), question=question.strip())
     try:
-        reply = chat_model(spec, max_tokens=64).invoke(_messages(CONDENSE, user))
+        reply = chat_model(spec, max_tokens=64, settings=settings).invoke(_messages(CONDENSE, user))
     except Exception as exc:
-        _raise_llm_error(exc, spec)
+        _raise_llm_error(exc, spec, settings)
         raise
     return _clean_query(str(reply.text), question)
 
@@ -183,8 +185,8 @@ def _clean_query(reply: str, question: str) -> str:
 # ---------------------------------------------------------------- errors
 
 
-def _scrub(text: str) -> str:
-    for key in (os.environ.get("ASSAY_LLM_API_KEY"), os.environ.get("OPENAI_API_KEY")):
+def _scrub(text: str, settings: Settings | None = None) -> str:
+    for key in (settings or Settings.from_env()).secrets():
         if key and len(key) >= 8:  # a shorter "key" is no secret, and masking it would garble the text
             text = text.replace(key, "***")
     text = re.sub(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+", r"\1***", text)
@@ -212,16 +214,18 @@ def _optional(name: str):
         return None
 
 
-def _raise_llm_error(exc: Exception, spec: LLMSpec) -> None:
+def _raise_llm_error(exc: Exception, spec: LLMSpec, settings: Settings | None = None) -> None:
     """Raise an actionable LLMError for transport/HTTP failures; return for anything else."""
     if isinstance(exc, LLMError):
         raise exc
+    settings = settings or Settings.from_env()
+
     openai, ollama = _optional("openai"), _optional("ollama")
     # openai>=3 speaks httpx2, ollama httpx; mid-stream read errors surface unwrapped from either
     http = [m for m in (_optional("httpx"), _optional("httpx2")) if m]
     timeouts = tuple(m.TimeoutException for m in http) + ((openai.APITimeoutError,) if openai else ())
     transport = tuple(m.TransportError for m in http) + ((openai.APIConnectionError,) if openai else ())
-    url = _display(_local_url(spec.model) if spec.provider == "local" else _endpoint(spec))
+    url = _display(_local_url(spec.model) if spec.provider == "local" else _endpoint(spec, settings))
     if isinstance(exc, timeouts):
         msg = f"LLM endpoint {url} timed out — check the server load or unset ASSAY_LLM to use the offline writer"
     elif isinstance(exc, transport + (ConnectionError,)):
@@ -232,13 +236,13 @@ def _raise_llm_error(exc: Exception, spec: LLMSpec) -> None:
     elif openai and isinstance(exc, openai.NotFoundError):
         msg = (
             f"LLM endpoint {url} returned HTTP 404 for model {spec.model!r} — check the model name "
-            f"and that the URL ends in /v1 ({_scrub(str(exc))})"
+            f"and that the URL ends in /v1 ({_scrub(str(exc), settings)})"
         )
     elif openai and isinstance(exc, openai.APIStatusError):
-        msg = f"LLM endpoint {url} returned HTTP {exc.status_code}: {_scrub(str(exc))}"
+        msg = f"LLM endpoint {url} returned HTTP {exc.status_code}: {_scrub(str(exc), settings)}"
     elif ollama and isinstance(exc, ollama.ResponseError):
         hint = f" — run `ollama pull {spec.model}`" if exc.status_code == 404 else ""
-        msg = f"Ollama at {url} returned HTTP {exc.status_code}: {_scrub(str(exc.error))}{hint}"
+        msg = f"Ollama at {url} returned HTTP {exc.status_code}: {_scrub(str(exc.error), settings)}{hint}"
     else:
         return
     raise LLMError(msg) from None  # the cause may carry request headers; keep it out of tracebacks
@@ -267,6 +271,7 @@ def start_local_server(
     n_parallel: int = 2,
     n_threads: int | None = None,
     ready_timeout: float = 120.0,
+    settings: Settings | None = None,
 ) -> LocalServer:
     """Start a new in-process llama.cpp server for `model_path` on a free loopback port and wait until ready."""
     path = os.path.abspath(os.path.expanduser(model_path))
@@ -285,11 +290,12 @@ def start_local_server(
     params.kv_unified = True  # every slot may use the whole context, slots share the cache
     # Half the cores: llama.cpp threads spin-wait, and when another process (or our own torch) holds a
     # core, using all of them made SmolLM2 ~8x slower on 2 vCPUs; ASSAY_LLAMA_THREADS=-1 means all.
+    settings = settings or Settings.from_env()
     default = max(1, (os.cpu_count() or 2) // 2)
-    threads = n_threads if n_threads is not None else int(os.environ.get("ASSAY_LLAMA_THREADS", default))
+    threads = n_threads if n_threads is not None else (settings.llama_threads if settings.llama_threads is not None else default)
     params.cpuparams.n_threads = threads
     params.cpuparams_batch.n_threads = threads
-    params.verbosity = int(os.environ.get("ASSAY_LLAMA_VERBOSITY", "1"))  # 1 = errors only; llama.cpp logs to stderr
+    params.verbosity = settings.llama_verbosity  # 1 = errors only; llama.cpp logs to stderr
     t0 = time.monotonic()
     log.info("starting llama.cpp server for %s", path)
     try:
@@ -321,12 +327,12 @@ def _local_url(model_path: str) -> str:
     return srv.base_url if srv else "local llama.cpp server"
 
 
-def local_server(model_path: str) -> LocalServer:
+def local_server(model_path: str, settings: Settings | None = None) -> LocalServer:
     """The process-wide server for `model_path`, started on first use."""
     path = os.path.abspath(os.path.expanduser(model_path))
     with _servers_lock:
         if path not in _servers:
-            _servers[path] = start_local_server(path)
+            _servers[path] = start_local_server(path, settings=settings)
         return _servers[path]
 
 

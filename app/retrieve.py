@@ -125,29 +125,32 @@ def _fill(col, ids: list[str], distances: list[float], include: list[str]) -> di
 class Engine:
     """One per process: the index, the model, caches. Safe to share between threads for reading."""
 
-    def __init__(self, settings: Settings | None = None, index: Index | None = None):
+    def __init__(self, settings: Settings | None = None, index: Index | None = None, encoder=None):
+        from ..ingest.embed import Encoder  # cheap: the model loads on the first encode
+
         self.settings = settings or Settings.from_env()
         self.index = index or Index(self.settings)
+        self.encoder = encoder or Encoder.for_settings(self.settings)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._scache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     # -- embeddings with small LRU caches (queries and answer sentences repeat a lot) ------
     def embed(self, texts: list[str], cache: str = "s") -> np.ndarray:
-        from ..ingest.embed import encode
-
         store = self._qcache if cache == "q" else self._scache
         with self._lock:
             missing = [t for t in dict.fromkeys(texts) if t not in store]
         if missing:
-            vecs = encode(self.settings.model, missing, self.settings.batch_size)
+            vecs = self.encoder.encode(missing)
             with self._lock:
                 for t, v in zip(missing, vecs):
                     store[t] = v
                 while len(store) > 20000:
                     store.popitem(last=False)
         with self._lock:
-            return np.stack([store[t] for t in texts]) if texts else np.zeros((0, 384), dtype=np.float32)
+            if texts:
+                return np.stack([store[t] for t in texts])
+        return np.zeros((0, self.encoder.dim), dtype=np.float32)
 
     # -- the two sides ---------------------------------------------------------------------
     def dense(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[Passage, float]]:
@@ -181,6 +184,8 @@ class Engine:
     def retrieve(self, query: str, k: int = 6, filters: Filters | None = None, fetch: int = 30, timings: dict | None = None) -> list[Passage]:
         """Top-k passages for `query`: RRF of dense and BM25, near-duplicates collapsed, articles mixed."""
         t0 = time.perf_counter()
+        if self.index.chunks.count() == 0:  # no index: say so before the model is loaded
+            return []
         dense = self.dense(query, fetch, filters)
         t1 = time.perf_counter()
         lexical = self.lexical(query, fetch, filters)

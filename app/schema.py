@@ -1,8 +1,49 @@
-"""What `answer()` returns. The chat, `assay ask` and `assay eval` all read these."""
+"""What `answer()` returns, and the `[n]` citation-marker grammar. The chat, `assay ask` and
+`assay eval` all read these."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+
+# "[1]", "[1, 2]" (and "[1][2]" as two markers): the one grammar for citation markers in answer text.
+MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+ABSTAIN_TEXT = "The articles don't say."
+MARKER_WITH_SPACE = re.compile(r"\s*" + MARKER.pattern)  # a marker with the space before it
+
+
+def marker_numbers(text: str) -> list[int]:
+    """All citation numbers in `text`, in order of appearance."""
+    return [int(n) for group in MARKER.findall(text or "") for n in group.split(",")]
+
+
+def strip_markers(text: str) -> str:
+    """`text` without its citation markers (and the spaces before them)."""
+    return MARKER_WITH_SPACE.sub("", text or "")
+
+
+_AFTER_STOP = re.compile(r"([.!?])((?:" + MARKER_WITH_SPACE.pattern + r")+)")
+
+
+def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Answer text -> [(sentence without markers, [n, ...] without repeats)].
+
+    A marker belongs to the sentence before it, also when it follows the full stop
+    ("… California. [2] Lynas …"). Used by the LLM verifier and by evaluation alike.
+    """
+    from ..ingest.split import sentence_spans
+
+    text = _AFTER_STOP.sub(r"\2\1", (text or "").strip())
+    out = []
+    for a, b in sentence_spans(text):
+        chunk = text[a:b]
+        nums = list(dict.fromkeys(marker_numbers(chunk)))
+        clean = " ".join(strip_markers(chunk).split())
+        if clean:
+            out.append((clean, nums))
+        elif nums and out:
+            out[-1][1].extend(n for n in nums if n not in out[-1][1])
+    return out
 
 
 @dataclass
@@ -44,6 +85,16 @@ class Citation:
     passage_text: str
     spans: list[list[int]] = field(default_factory=list)  # every sentence this passage supports in the answer
 
+    @classmethod
+    def of(cls, n: int, p: Passage, start: int, end: int) -> "Citation":
+        """Citation `n` of passage `p`, quoting the article span [start, end) (inside the passage)."""
+        return cls(
+            n=n, chunk_id=p.chunk_id, article_id=p.article_id, title=p.title, published=p.published,
+            publisher=p.publisher, source_url=p.source_url, start=start, end=end,
+            quote=p.text[start - p.char_start : end - p.char_start], passage_start=p.char_start,
+            passage_end=p.char_end, passage_text=p.text,
+        )
+
 
 @dataclass
 class Sentence:
@@ -73,3 +124,13 @@ class Answer:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def abstention(cls, question: str, query: str, passages: list[Passage], reason: str) -> "Answer":
+        """'The articles don't say', with what was searched and the closest passages as related."""
+        searched = f"searched {len(passages)} passages for “{query}”" if passages else f"searched for “{query}”, nothing matched"
+        return cls(
+            question=question, query=query, abstained=True, passages=passages, related=passages[:3],
+            text=f"{ABSTAIN_TEXT} I {searched}; the closest passages are listed as related, but they do not answer it.",
+            reason=reason,
+        )

@@ -1,4 +1,8 @@
-"""`assay eval QUESTIONS ...` and `assay eval compare RUN_A RUN_B`. Cheap to import: heavy work is in eval.run."""
+"""`assay eval QUESTIONS ...`, `assay eval compare RUN_A RUN_B` and `assay bench`.
+
+Registered into the `assay` CLI by `register()` (entry point `assay.commands`). Cheap to
+import: the heavy work is in assay.eval.run and assay.eval.bench.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 
 import click
+
+from .fmt import num
 
 EXAMPLES_RUN = """
 \b
@@ -127,7 +133,7 @@ def format_table(summary: dict) -> str:
     """Main metrics overall and per kind, abstention and latency, as a compact text table."""
 
     def cell(v):
-        return f"{v:>10.3f}" if v is not None else f"{'–':>10}"
+        return f"{num(v):>10}"
 
     head = f"{'kind':<16}{'n':>4}" + "".join(f"{label:>10}" for _, label in _COLUMNS)
     lines = [head, "-" * len(head)]
@@ -138,11 +144,8 @@ def format_table(summary: dict) -> str:
     ab = summary.get("abstention") or {}
     lat = (summary.get("latency") or {}).get("total") or {}
 
-    def f(v):
-        return "–" if v is None else f"{v:.3f}"
-
-    lines.append(f"abstention precision {f(ab.get('abstention_precision'))}  recall {f(ab.get('abstention_recall'))}  "
-                 f"false-abstention rate {f(ab.get('false_abstention_rate'))}   latency total p50 {f(lat.get('p50'))} s  p95 {f(lat.get('p95'))} s")
+    lines.append(f"abstention precision {num(ab.get('abstention_precision'))}  recall {num(ab.get('abstention_recall'))}  "
+                 f"false-abstention rate {num(ab.get('false_abstention_rate'))}   latency total p50 {num(lat.get('p50'))} s  p95 {num(lat.get('p95'))} s")
     return "\n".join(lines)
 
 
@@ -195,3 +198,9 @@ def bench_cmd(out, quick, sizes, store_sizes, distract, n_questions, scale_dir, 
     )
     click.echo(format_table(results))
     click.echo(f"\nresults: {path}")
+
+
+def register(cli: click.Group) -> None:
+    """Entry point of the `assay.commands` group: add `eval` and `bench` to the root CLI."""
+    cli.add_command(eval_cmd)
+    cli.add_command(bench_cmd)

@@ -8,16 +8,14 @@ only the non-None values and reports how many there were.
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
+from ..app.schema import MARKER_WITH_SPACE, cited_sentences, marker_numbers  # noqa: F401  (cited_sentences: part of the metrics API)
+
 LATENCY_KEYS = ("retrieve", "write", "total")
 
-_MARKER_RE = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
-_MARKERS_WITH_SPACE_RE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
-_SENTENCE_END_RE = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s+")
 _TRANSLATE = str.maketrans(
     {
         **dict.fromkeys("\u2018\u2019\u201a\u201b\u2032", "'"),
@@ -93,7 +91,7 @@ def fact_coverage(answer_text: str, facts: Sequence[Sequence[str] | str]) -> flo
     if not facts:
         return None
     # Markers are removed first so "Mountain [2] Pass" style splits cannot hide or fake a match.
-    text = normalize(_MARKERS_WITH_SPACE_RE.sub("", answer_text or ""))
+    text = normalize(MARKER_WITH_SPACE.sub("", answer_text or ""))
     covered = 0
     for fact in facts:
         alternatives = [fact] if isinstance(fact, str) else fact
@@ -138,28 +136,7 @@ def abstention_scores(abstained: Sequence[bool], unanswerable: Sequence[bool]) -
 
 def parse_markers(text: str) -> list[int]:
     """All citation numbers in order of appearance: "[1]", "[1, 2]" and "[1][2]" forms."""
-    return [int(n) for group in _MARKER_RE.findall(text or "") for n in group.split(",")]
-
-
-def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
-    """Split an answer into (sentence without markers, distinct markers in order) pairs.
-
-    Markers right after the sentence's full stop belong to that sentence; a marker repeated
-    on one sentence is kept once, so each (sentence, citation) pair is judged once.
-    """
-    text = (text or "").strip()
-    chunks, pos = [], 0
-    for match in _SENTENCE_END_RE.finditer(text):
-        chunks.append(text[pos : match.end()])
-        pos = match.end()
-    chunks.append(text[pos:])
-    result = []
-    for chunk in chunks:
-        markers = list(dict.fromkeys(parse_markers(chunk)))
-        sentence = " ".join(_MARKERS_WITH_SPACE_RE.sub("", chunk).split())
-        if sentence:
-            result.append((sentence, markers))
-    return result
+    return marker_numbers(text)
 
 
 def citation_validity(markers: Sequence[int], n_citations: int) -> float | None:

@@ -6,6 +6,7 @@ import base64
 import html
 from pathlib import Path
 
+from .fmt import num
 from .metrics import is_unanswerable, source_name
 
 # Shown in tables and the per-kind chart, in this order, when the summary has them.
@@ -96,14 +97,6 @@ def _latency_chart(rows: list[dict]) -> bytes | None:
 # --- tables: (title, header, rows of plain-text cells); escaping happens per output format ---
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
-
-
 def _problem(row: dict) -> tuple[int, float, str] | None:
     """Sort key and label for a question worth showing: wrong abstention, then low fact coverage."""
     unanswerable, abstained = is_unanswerable(row), bool(row.get("abstained"))
@@ -133,18 +126,18 @@ def _worst(rows: list[dict]) -> list[list[str]]:
 
 def _tables(rows: list[dict], summary: dict, metrics: list[str]) -> list[tuple[str, list[str], list[list[str]]]]:
     means, counts = summary.get("means", {}), summary.get("counts", {})
-    tables = [("Overall", ["metric", "mean", "n"], [[k, _fmt(means.get(k)), _fmt(counts.get(k))] for k in metrics])]
+    tables = [("Overall", ["metric", "mean", "n"], [[k, num(means.get(k)), num(counts.get(k))] for k in metrics])]
     by_kind = summary.get("by_kind") or {}
     tables.append((
         "Per kind",
         ["kind", "n", *metrics],
-        [[k, str(v["n"]), *(_fmt(v["means"].get(m)) for m in metrics)] for k, v in by_kind.items()],
+        [[k, str(v["n"]), *(num(v["means"].get(m)) for m in metrics)] for k, v in by_kind.items()],
     ))
     ab = summary.get("abstention") or {}
-    tables.append(("Abstention", ["measure", "value"], [[k, _fmt(v)] for k, v in ab.items()]))
+    tables.append(("Abstention", ["measure", "value"], [[k, num(v)] for k, v in ab.items()]))
     lat = summary.get("latency") or {}
     tables.append(("Latency (seconds)", ["stage", "p50", "p95", "n"],
-                   [[k, _fmt(v.get("p50")), _fmt(v.get("p95")), _fmt(v.get("n"))] for k, v in lat.items()]))
+                   [[k, num(v.get("p50")), num(v.get("p95")), num(v.get("n"))] for k, v in lat.items()]))
     worst = _worst(rows)
     header = ["id", "kind", "question", "problem", "answer", "retrieved sources"]
     tables.append((f"Worst questions ({len(worst)})", header, worst))

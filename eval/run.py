@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from . import metrics as M
+from .fmt import delta, num
 from .questions import Question, load_questions
 
 HIT_K = 5
@@ -365,17 +366,6 @@ def _load_run(run_dir: str | Path) -> tuple[dict, dict[str, dict]]:
     return summary, rows
 
 
-def _f(v) -> str:
-    return "–" if v is None else f"{v:.3f}"
-
-
-def _delta(a, b) -> str:
-    if a is None or b is None:
-        return ""
-    d = b - a
-    return "=" if abs(d) < 5e-4 else f"{d:+.3f}"
-
-
 def compare(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
     """Metric deltas (B − A) overall and per kind, then the questions whose outcome changed."""
     sa, ra = _load_run(run_a_dir)
@@ -386,14 +376,14 @@ def compare(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
     lines.append(f"{'metric':<28}{'A':>8}{'B':>8}{'B-A':>9}")
     for key in keys:
         a, b = sa["means"].get(key), sb["means"].get(key)
-        lines.append(f"{key:<28}{_f(a):>8}{_f(b):>8}{_delta(a, b):>9}")
+        lines.append(f"{key:<28}{num(a):>8}{num(b):>8}{delta(a, b):>9}")
     for key in ABSTENTION_KEYS:
         a, b = (sa.get("abstention") or {}).get(key), (sb.get("abstention") or {}).get(key)
-        lines.append(f"{key:<28}{_f(a):>8}{_f(b):>8}{_delta(a, b):>9}")
+        lines.append(f"{key:<28}{num(a):>8}{num(b):>8}{delta(a, b):>9}")
     for p in ("p50", "p95"):
         a = ((sa.get("latency") or {}).get("total") or {}).get(p)
         b = ((sb.get("latency") or {}).get("total") or {}).get(p)
-        lines.append(f"{'latency total ' + p + ' (s)':<28}{_f(a):>8}{_f(b):>8}{_delta(a, b):>9}")
+        lines.append(f"{'latency total ' + p + ' (s)':<28}{num(a):>8}{num(b):>8}{delta(a, b):>9}")
     lines += ["", "Per kind (B-A; blank = undefined):"]
     kinds = sorted(set(sa.get("by_kind", {})) | set(sb.get("by_kind", {})))
     short = {"hit_at_k": f"hit@{HIT_K}", "fact_coverage": "fact_cov", "answered": "answered",
@@ -402,7 +392,7 @@ def compare(run_a_dir: str | Path, run_b_dir: str | Path) -> str:
     for kind in kinds:
         ka = (sa.get("by_kind", {}).get(kind) or {}).get("means", {})
         kb = (sb.get("by_kind", {}).get(kind) or {}).get("means", {})
-        lines.append(f"{kind:<16}" + "".join(f"{_delta(ka.get(m), kb.get(m)):>11}" for m in short))
+        lines.append(f"{kind:<16}" + "".join(f"{delta(ka.get(m), kb.get(m)):>11}" for m in short))
     changed = []
     for qid, b in rb.items():
         a = ra.get(qid)

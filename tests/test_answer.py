@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from assay.app.answer import answer, split_cited
+from assay.app.answer import answer
+from assay.app.schema import cited_sentences as split_cited
 from assay.app.retrieve import Filters
 from assay.app.rewrite import standalone
 

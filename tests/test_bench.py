@@ -64,4 +64,8 @@ def test_bench_help_and_module_entry():
 
     res = CliRunner().invoke(cli, ["bench", "--help"])
     assert res.exit_code == 0 and "--store-sizes" in res.output and "--quick" in res.output
-    assert (ROOT / "eval" / "bench.py").is_file()
+    import subprocess
+    import sys
+
+    mod = subprocess.run([sys.executable, "-m", "assay.eval.bench", "--help"], capture_output=True, text=True, timeout=120)
+    assert mod.returncode == 0 and "--store-sizes" in mod.stdout, mod.stderr

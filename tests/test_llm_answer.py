@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
-import pytest
 
 import assay.app.llm
-from assay.app.answer import answer, verify
+from assay.app.answer import answer
+from assay.app.verify import verify
 
 QUESTION = "Which countries is the US partnering with on rare earths?"
 

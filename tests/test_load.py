@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from assay.ingest.article import META_KEYS, Article, LoadError
-from assay.ingest.load import SUPPORTED_SUFFIXES, iter_article_paths, load_article
+from assay.ingest.files import SUPPORTED_SUFFIXES, iter_article_paths
+from assay.ingest.load import load_article
 
 SEED = "2025-11-12-us-expands-partnerships-for-rare-earths.txt"
 

@@ -178,7 +178,7 @@ def test_flood_against_a_small_queue_gets_busy_not_a_crash(corpus_engine, tmp_pa
     """ASSAY_QUEUE_SIZE=2: 30 simultaneous requests; the overflow is told the queue is full, the rest are answered."""
     from gradio_client.utils import QueueError
 
-    from assay.app.ui import launch
+    from assay.app.chat import launch
 
     monkeypatch.setenv("ASSAY_QUEUE_SIZE", "2")
     demo, url = launch(corpus_engine.settings, port=_free_port(), engine=corpus_engine, corpus_dir=tmp_path / "corpus",

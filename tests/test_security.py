@@ -74,7 +74,7 @@ def _citation(text: str, title: str) -> dict:
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_renderers_escape_every_payload(payload):
-    from assay.app import ui
+    from assay.app.chat import render as ui
 
     text = f"The ledger quotes {payload} in its clause."
     answer = {
@@ -94,7 +94,7 @@ def test_renderers_escape_every_payload(payload):
         "streaming": ui.render_streaming(payload),
         "library": ui.render_library(stats),
         "library error": ui.render_library(None, error=payload),
-        "upload status": ui._status([("err", f"refused {payload}: nope"), ("ok", payload)], note=payload),
+        "upload status": ui.status_html([("err", f"refused {payload}: nope"), ("ok", payload)], note=payload),
     }
     for where, html_ in rendered.items():
         assert not live_markup(html_), (where, live_markup(html_))
@@ -124,7 +124,7 @@ def test_renderers_escape_every_payload(payload):
     ],
 )
 def test_safe_filename(name, expected):
-    from assay.app.ui import safe_filename
+    from assay.app.chat.uploads import safe_filename
 
     got = safe_filename(name)
     assert got == expected
@@ -132,7 +132,7 @@ def test_safe_filename(name, expected):
 
 
 def test_safe_filename_long_and_weird_names_stay_short_and_plain():
-    from assay.app.ui import MAX_NAME_STEM, safe_filename
+    from assay.app.chat.uploads import MAX_NAME_STEM, safe_filename
 
     for name in ["a" * 5000 + ".md", "x" * 300, "\x00\x01\u202e.md", "😀" * 50 + ".txt", "a/" * 200 + "b.md", "." * 300]:
         got = safe_filename(name)
@@ -154,7 +154,7 @@ def _tmp(tmp_path: Path, name: str, data: bytes) -> str:
 
 
 def test_save_uploads_keeps_everything_inside_the_upload_folder(tmp_path):
-    from assay.app.ui import save_uploads
+    from assay.app.chat.uploads import save_uploads
 
     dest = tmp_path / "corpus" / "uploads"
     names = ["../../x.md", "..\\..\\y.md", "/etc/passwd.md", "CON.md", ".hidden.md", "README.md", "a" * 400 + ".md", "x.md"]
@@ -172,7 +172,7 @@ def test_save_uploads_keeps_everything_inside_the_upload_folder(tmp_path):
 
 
 def test_save_uploads_never_writes_through_a_symlink(tmp_path):
-    from assay.app.ui import save_uploads
+    from assay.app.chat.uploads import save_uploads
 
     dest = tmp_path / "uploads"
     dest.mkdir()
@@ -186,7 +186,7 @@ def test_save_uploads_never_writes_through_a_symlink(tmp_path):
 
 def test_save_uploads_checks_type_by_content(tmp_path):
     """Decision: a file whose content does not match its suffix is refused with a message saying what it is."""
-    from assay.app.ui import save_uploads
+    from assay.app.chat.uploads import save_uploads
 
     dest = tmp_path / "uploads"
     cases = {
@@ -214,7 +214,7 @@ def test_save_uploads_checks_type_by_content(tmp_path):
 
 
 def test_save_uploads_size_count_and_suffix_limits(tmp_path):
-    from assay.app.ui import MAX_UPLOAD_FILES, save_uploads
+    from assay.app.chat.uploads import MAX_UPLOAD_FILES, save_uploads
 
     dest = tmp_path / "uploads"
     big = _tmp(tmp_path, "big", TEXT * 2000)
@@ -233,7 +233,7 @@ def test_save_uploads_size_count_and_suffix_limits(tmp_path):
 def test_upload_handler_of_the_app(tmp_path):
     """The Gradio upload handler itself (no browser): hostile names saved safely, mismatches refused, status escaped."""
     from assay.app.retrieve import Engine
-    from assay.app.ui import build_app
+    from assay.app.chat import build_app
     from assay.ingest.config import Settings
 
     settings = Settings(index_dir=tmp_path / "index")
@@ -328,7 +328,7 @@ def injection_engine(tmp_path_factory):
 
 def test_verifier_drops_injected_and_echoed_sentences(injection_engine):
     """A model that obeyed the injection: its uncited, misattributed and prompt-echoing sentences are dropped."""
-    from assay.app.answer import verify
+    from assay.app.verify import verify
     from assay.app.prompts import ANSWER_SYSTEM, CANNOT_ANSWER
 
     q = "Which countries is the US partnering with on rare earths?"
@@ -369,7 +369,7 @@ def test_prompt_injection_through_a_real_llm(injection_engine, llama_server):
 
 
 def test_exposure_warning():
-    from assay.app.ui_cli import exposure_warning, is_loopback
+    from assay.app.chat_cli import exposure_warning, is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1") and is_loopback("[::1]")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("")
@@ -383,11 +383,11 @@ def test_exposure_warning():
 def test_chat_command_defaults_to_loopback_and_warns_when_exposed(monkeypatch):
     from click.testing import CliRunner
 
-    import assay.app.ui
+    import assay.app.chat
     from assay.app.cli import cli
 
     calls = []
-    monkeypatch.setattr(assay.app.ui, "launch", lambda *a, **kw: calls.append(kw))  # never actually listen
+    monkeypatch.setattr(assay.app.chat, "launch", lambda *a, **kw: calls.append(kw))  # never actually listen
     monkeypatch.delenv("ASSAY_AUTH", raising=False)
     runner = CliRunner()
     r = runner.invoke(cli, ["chat"])
@@ -438,7 +438,7 @@ def test_llm_error_never_contains_the_key(monkeypatch, loopback_port, caplog):
 def sec_app(tmp_path_factory):
     """Corpus with a hostile article (payloads in text and title) in a tmp index; the app on a free port."""
     from assay.app.retrieve import Engine
-    from assay.app.ui import launch
+    from assay.app.chat import launch
     from assay.ingest.config import Settings
     from assay.ingest.pipeline import Ingestor
 
@@ -582,7 +582,7 @@ def test_login_protects_page_and_api(sec_app, chromium_browser):
     import httpx
     from gradio_client import Client
 
-    from assay.app.ui import launch
+    from assay.app.chat import launch
 
     demo, url = launch(sec_app["settings"], port=_free_port(), engine=sec_app["engine"], corpus_dir=sec_app["corpus"],
                        auth=("alice", "s3cret-pw"), block=False, quiet=True)
@@ -678,7 +678,7 @@ def test_api_keys_never_leak_from_the_chat(sec_app, chromium_browser, monkeypatc
 
     from gradio_client import Client
 
-    from assay.app.ui import launch
+    from assay.app.chat import launch
 
     monkeypatch.setenv("OPENAI_API_KEY", SENTINEL_OPENAI)
     monkeypatch.setenv("ASSAY_LLM_API_KEY", SENTINEL_ASSAY)

@@ -1,15 +1,8 @@
-"""`assay chat`: the click command that opens the web UI. Importing this does not import gradio.
-
-Register in app/cli.py with::
-
-    from .ui_cli import chat_command
-    cli.add_command(chat_command)
-"""
+"""`assay chat`: the click command that opens the web UI. Importing this does not import gradio."""
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from pathlib import Path
 
 import click
@@ -59,14 +52,14 @@ def exposure_warning(host: str, share: bool, auth: tuple[str, str] | None) -> st
 def chat_command(ctx, host, port, share, corpus):
     """Open the chat in the browser: cited answers, sources panel, uploads, library.
 
-    Login: set ASSAY_AUTH=user:password. The JSON API is at /ask (see `app.ui`).
+    Login: set ASSAY_AUTH=user:password. The JSON API is at /ask (see `assay.app.chat.layout`).
     """
     settings = ctx.find_object(dict)["settings"]
-    auth = parse_auth(os.environ.get("ASSAY_AUTH"))
+    auth = parse_auth(settings.auth)
     warning = exposure_warning(host, share, auth)
     if warning:
         click.secho(warning, fg="yellow", err=True)
-    corpus_dir = corpus or Path(os.environ.get("ASSAY_CORPUS") or "corpus")
+    corpus_dir = corpus or settings.corpus_dir
     if corpus is not None:
         if not corpus.is_dir():
             raise click.BadParameter(f"{corpus} is not a folder", param_hint="--corpus")
@@ -78,7 +71,7 @@ def chat_command(ctx, host, port, share, corpus):
         for line in summary.lines():
             click.echo(line, err=True)
 
-    from .ui import launch  # gradio is imported only here
+    from .chat import launch  # gradio is imported only here
 
     click.echo(f"Assay chat on http://{host}:{port}/  (Ctrl+C to stop)", err=True)
     launch(settings, host=host, port=port, share=share, auth=auth, corpus_dir=corpus_dir)

@@ -1,0 +1,144 @@
+"""Uploads from the chat: safe names, size/count/type limits, content checked by its first bytes,
+written only inside the upload folder. Every refusal is one status line naming the file."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+from ...ingest.files import SUPPORTED_SUFFIXES, content_problem, is_folder_note
+
+MAX_UPLOAD_FILES = 20
+
+
+# Names Windows cannot open (and that confuse tools on shared drives). Folder notes (README,
+# LICENSE) are renamed too: the corpus walker skips them, so they would never be re-indexed.
+_RESERVED_STEMS = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+MAX_NAME_STEM = 100
+
+
+def safe_filename(name: str) -> str:
+    """Basename only, safe characters, no leading dots, no reserved names; never '' or a path.
+
+    ``../../x.md`` and ``..\\..\\x.md`` -> ``x.md``; ``/etc/passwd.md`` -> ``passwd.md``; ``.hidden.md`` ->
+    ``hidden.md``; ``CON.md`` -> ``CON-upload.md``; ``README.md`` -> ``README-upload.md``; ``""`` -> ``upload``.
+    """
+    base = unicodedata.normalize("NFKD", str(name or ""))
+    base = "".join(ch for ch in base if not unicodedata.combining(ch))  # é -> e
+    base = re.split(r"[\\/]", base)[-1].strip()
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)
+    stem = re.sub(r"\.{2,}", ".", stem).strip("._-")[:MAX_NAME_STEM].strip("._-")
+    suffix = re.sub(r"[^A-Za-z0-9]+", "", suffix).lower()[:10]
+    if not stem:
+        stem = "upload"
+    full = f"{stem}.{suffix}" if suffix else stem
+    if stem.split(".")[0].lower() in _RESERVED_STEMS or is_folder_note(full):
+        stem = f"{stem}-upload"
+    return f"{stem}.{suffix}" if suffix else stem
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """True when `path` (after resolving symlinks and ..) is inside `folder` (resolved)."""
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def save_uploads(
+    items: list[tuple[str, str]],
+    dest: Path,
+    *,
+    max_bytes: int,
+    max_files: int = MAX_UPLOAD_FILES,
+    taken: Any = (),
+    limit_label: str = "",
+) -> tuple[list[Path], list[tuple[str, str]], dict[str, str]]:
+    """Check and copy uploaded temp files into `dest` (the corpus upload folder) under safe, unique names.
+
+    items: [(temp path, name as the browser sent it)]. taken(name, target) -> True when `name` is
+    already used by another article. Returns (saved paths, status lines, {saved name: label}).
+    Every refusal is a status line; nothing is ever written outside `dest`.
+    """
+    lines: list[tuple[str, str]] = []
+    saved: list[Path] = []
+    labels: dict[str, str] = {}
+    if len(items) > max_files:
+        return [], [("err", f"{len(items)} files chosen — at most {max_files} per upload.")], {}
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    is_taken = taken if callable(taken) else (lambda n, t: n in set(taken))
+    limit_label = limit_label or f"{max_bytes / 1048576:g} MB"
+    used: set[str] = set()
+    for tmp, orig in items:
+        # The name is shown (escaped) as the user sent it, minus any folders.
+        shown = re.split(r"[\\/]", str(orig or ""))[-1].strip() or "file"
+        shown = shown[:160] + ("…" if len(shown) > 160 else "")
+        suffix = Path(re.split(r"[\\/]", str(orig or ""))[-1].strip()).suffix.lower()
+        if suffix not in SUPPORTED_SUFFIXES:
+            lines.append(("err", f"refused {shown}: only {', '.join(SUPPORTED_SUFFIXES)} files can be added"))
+            continue
+        try:
+            size = os.path.getsize(tmp)
+        except (OSError, TypeError):
+            lines.append(("err", f"refused {shown}: the upload did not arrive"))
+            continue
+        if size > max_bytes:
+            lines.append(("err", f"refused {shown}: {size / 1048576:.1f} MB is over the {limit_label} limit"))
+            continue
+        if size == 0:
+            lines.append(("err", f"refused {shown}: the file is empty"))
+            continue
+        problem = content_problem(tmp, f"x{suffix}")
+        if problem:
+            lines.append(("err", f"refused {shown}: {problem}"))
+            continue
+        name = safe_filename(orig)
+        if Path(name).suffix.lower() != suffix:  # e.g. a name of only dots: keep the checked suffix
+            name = f"upload{suffix}"
+        stem, suf = name[: -len(Path(name).suffix)], Path(name).suffix
+        target = dest / name
+        i = 2
+        # Keep ids unique: a name already used by another article (or earlier in this batch) gets a suffix.
+        while name in used or is_taken(name, target):
+            name = f"{stem}-{i}{suf}"
+            target = dest / name
+            i += 1
+        if target.parent.resolve() != root or not is_inside(target, root) or target.is_symlink():
+            lines.append(("err", f"refused {shown}: it would be saved outside the upload folder"))
+            continue
+        used.add(name)
+        part = dest / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
+        try:
+            shutil.copyfile(tmp, part)
+            os.replace(part, target)  # replaces a symlink itself, never writes through one
+        except OSError as e:
+            part.unlink(missing_ok=True)
+            lines.append(("err", f"could not save {shown}: {e.strerror or e}"))
+            continue
+        labels[name] = shown if shown == name else f"{shown} (saved as {name})"
+        saved.append(target)
+    return saved, lines, labels
+
+
+def upload_paths(files: Any) -> list[tuple[str, str]]:
+    """gr.File value -> [(temp path, original name)]."""
+    out = []
+    for f in files or []:
+        if isinstance(f, (str, Path)):
+            out.append((str(f), Path(str(f)).name))
+        elif isinstance(f, dict):
+            out.append((f.get("path") or f.get("name"), f.get("orig_name") or Path(f.get("path") or "").name))
+        else:
+            path = getattr(f, "path", None) or getattr(f, "name", None)
+            out.append((str(path), getattr(f, "orig_name", None) or Path(str(path)).name))
+    return out

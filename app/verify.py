@@ -1,0 +1,74 @@
+"""Checking an LLM writer's answer against the passages it was given: markers out of range are
+removed, every sentence must be supported by a passage it cites (`support.support_score`), and
+unsupported sentences are dropped and flagged; an answer with none left becomes an abstention.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ingest.split import sentence_spans
+from .schema import Answer, Citation, Passage, Sentence, cited_sentences
+from .support import SUPPORT_THRESHOLD, support_score
+
+
+def verify(question: str, query: str, raw: str, passages: list[Passage], engine, cannot: str = "") -> Answer:
+    """Check an LLM answer: drop out-of-range markers, keep only sentences their citations support."""
+    flags: list[str] = []
+    if not raw or (cannot and cannot.lower().rstrip(".") in raw.lower()):
+        return Answer.abstention(question, query, passages, "the writer said the passages do not answer it")
+    lex = engine.index.lexical()
+    embed = engine.embed
+    numbered: dict[int, Citation] = {}
+    sentences: list[Sentence] = []
+    for text, nums in cited_sentences(raw):
+        valid = [n for n in nums if 1 <= n <= len(passages)]
+        if len(valid) < len(nums):
+            flags.append(f"removed out-of-range citation(s) {sorted(set(nums) - set(valid))} in: {text[:60]}")
+        best, support_n = 0.0, []
+        for n in valid:
+            s = support_score(text, passages[n - 1].text, embed=embed, idf=lex.idf)
+            best = max(best, s)
+            if s >= SUPPORT_THRESHOLD:
+                support_n.append(n)
+        supported = bool(support_n)
+        if not supported:
+            flags.append(f"unsupported sentence dropped: {text[:80]}")
+        sentences.append(Sentence(text=text, citations=support_n or valid, support=best, supported=supported))
+    kept = [s for s in sentences if s.supported]
+    if not kept:
+        ans = Answer.abstention(question, query, passages, "no sentence of the generated answer was supported by its citations")
+        ans.flags = flags
+        return ans
+    # Renumber citations in order of first use, pointing at the passage's best-matching sentence.
+    remap: dict[int, int] = {}
+    parts = []
+    for s in kept:
+        new = []
+        for n in s.citations:
+            if n not in remap:
+                remap[n] = len(remap) + 1
+                p = passages[n - 1]
+                a, b = _best_span(s.text, p, embed)
+                numbered[remap[n]] = Citation.of(remap[n], p, a, b)
+            cit = numbered[remap[n]]
+            span = list(_best_span(s.text, passages[n - 1], embed))
+            if span not in cit.spans:
+                cit.spans.append(span)
+            new.append(remap[n])
+        s.citations = new
+        parts.append(s.text + "".join(f" [{n}]" for n in new))
+    dropped = len(sentences) - len(kept)
+    return Answer(
+        question=question, query=query, text=" ".join(parts), sentences=kept,
+        citations=[numbered[n] for n in sorted(numbered)], passages=passages, flags=flags,
+        reason=f"{dropped} unsupported sentence(s) dropped" if dropped else "",
+    )
+
+
+def _best_span(sentence: str, p: Passage, embed) -> tuple[int, int]:
+    spans = sentence_spans(p.text) or [(0, len(p.text))]
+    vecs = embed([sentence] + [p.text[a:b] for a, b in spans])
+    i = int(np.argmax(vecs[1:] @ vecs[0]))
+    a, b = spans[i]
+    return p.char_start + a, p.char_start + b

@@ -1,0 +1,7 @@
+"""`python -m assay.eval.bench` is `assay bench`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

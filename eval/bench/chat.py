@@ -1,0 +1,71 @@
+"""Phase `chat`: `assay chat` start-up to the first served page, and the first answers over the API."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+
+from ...ingest.config import child_env
+from .common import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bench_chat(index_dir: str, question: str, log, timeout: float = 300.0, settings=None) -> dict:
+    import urllib.request
+
+    port = free_port()
+    env = child_env(GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False", ASSAY_INDEX=index_dir)
+    server = ["--chroma-url", settings.chroma_url, "--collection", settings.collection] if settings is not None and settings.chroma_url else []
+    cmd = [sys.executable, "-m", "assay.app.cli", "--index", index_dir, *server, "chat", "--port", str(port)]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out: dict = {"command": " ".join(cmd[1:])}
+    try:
+        url = f"http://127.0.0.1:{port}/"
+        while True:
+            if proc.poll() is not None:
+                out["error"] = f"chat exited with {proc.returncode}: {(proc.stderr.read() or '')[-500:]}"
+                return out
+            if time.perf_counter() - t0 > timeout:
+                out["error"] = "no page within timeout"
+                return out
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except Exception:
+                time.sleep(0.1)
+        out["startup_to_first_page_s"] = round(time.perf_counter() - t0, 2)
+        t1 = time.perf_counter()
+        try:
+            from gradio_client import Client
+
+            client = Client(url, verbose=False)
+            t2 = time.perf_counter()
+            ans = client.predict(question, [], 6, api_name="/ask")
+            out["first_answer_s"] = round(time.perf_counter() - t2, 3)
+            out["client_connect_s"] = round(t2 - t1, 3)
+            t3 = time.perf_counter()
+            client.predict(question + " (again)", [], 6, api_name="/ask")
+            out["second_answer_s"] = round(time.perf_counter() - t3, 3)
+            out["answered"] = bool(ans and not ans.get("abstained")) if isinstance(ans, dict) else None
+        except Exception as e:
+            out["answer_error"] = f"{type(e).__name__}: {e}"
+        log(f"   chat: first page {out.get('startup_to_first_page_s')} s, first answer {out.get('first_answer_s')} s")
+        return out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
