@@ -1,7 +1,7 @@
-"""`assay eval QUESTIONS ...`, `assay eval compare RUN_A RUN_B` and `assay bench`.
+"""`assay eval QUESTIONS ...` and `assay eval compare RUN_A RUN_B`; `register()` adds them and
+`assay bench` (eval/bench/command.py) to the `assay` CLI (entry point `assay.commands`).
 
-Registered into the `assay` CLI by `register()` (entry point `assay.commands`). Cheap to
-import: the heavy work is in assay.eval.run and assay.eval.bench.
+Cheap to import: the heavy work is in assay.eval.run and assay.eval.bench.run.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ EXAMPLES_RUN = """
 Examples:
   assay eval eval/questions.jsonl                        score against the current index
   assay eval q.jsonl --corpus docs/                      self-contained: ingest docs/ into a temp index first
+  assay eval eval/dev.jsonl --corpus corpus --corpus eval/articles --split test --baseline
   assay eval eval/questions.jsonl --out eval/runs/base   choose the output folder
   assay eval eval/questions.jsonl --fail-under fact_coverage=0.8 --fail-under hit_at_k=0.9
   assay eval eval/questions.jsonl --llm ollama:llama3.2 --workers 1
@@ -82,7 +83,9 @@ def _floor(ctx, param, values):
 
 @eval_cmd.command("run", epilog=EXAMPLES_RUN)
 @click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--corpus", type=click.Path(exists=True, path_type=Path), help="Ingest this folder into a temporary index and evaluate against it (the configured index is not touched).")
+@click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path), help="Ingest this folder (repeatable) into a temporary index and evaluate against it (the configured index is not touched).")
+@click.option("--split", type=click.Choice(["tune", "test"]), help="Only the questions of this split (a question file's `split` field).")
+@click.option("--baseline", is_flag=True, help="Also run the textbook LangChain recipe on the same --corpus and questions (retrieval hit@5/MRR side by side).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Folder for results.jsonl, summary.json, report.md, report.html (default eval/runs/<timestamp>/).")
 @click.option("--llm", help="Answer writer spec (default: extractive, or $ASSAY_LLM), e.g. openai:MODEL@http://127.0.0.1:8080/v1.")
 @click.option("--k", default=6, show_default=True, help="Passages retrieved per question.")
@@ -90,7 +93,7 @@ def _floor(ctx, param, values):
 @click.option("--fail-under", "fail_under", multiple=True, callback=_floor, metavar="METRIC=VALUE", help="Exit 1 if METRIC's mean is below VALUE (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
-def run_cmd(ctx, questions, corpus, out, llm, k, workers, fail_under, quiet):
+def run_cmd(ctx, questions, corpus, split, baseline, out, llm, k, workers, fail_under, quiet):
     """Answer every question of QUESTIONS and score the answers.
 
     Rows that do not parse are skipped with a warning. Ctrl-C stops early and still writes the
@@ -100,8 +103,8 @@ def run_cmd(ctx, questions, corpus, out, llm, k, workers, fail_under, quiet):
 
     settings = ctx.find_root().obj["settings"]
     out = out or Path("eval/runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
-    summary, rows, problems = evaluate(questions, settings=settings, corpus=corpus, out=out, k=k, llm=llm,
-                                       workers=workers, fail_under=fail_under, progress=not quiet)
+    summary, rows, problems = evaluate(questions, settings=settings, corpus=list(corpus) or None, out=out, k=k, llm=llm,
+                                       workers=workers, fail_under=fail_under, progress=not quiet, split=split, baseline=baseline)
     click.echo(format_table(summary))
     click.echo(f"\nreport: {out / 'report.html'}  (also report.md, results.jsonl, summary.json)")
     meta = summary.get("meta", {})
@@ -144,63 +147,18 @@ def format_table(summary: dict) -> str:
     ab = summary.get("abstention") or {}
     lat = (summary.get("latency") or {}).get("total") or {}
 
+    base = (summary.get("baseline") or {}).get("langchain_recipe")
+    if base:
+        lines.append(f"LangChain recipe on the same corpus ({base['recipe']}): hit@5 {num(base['hit_at_k'])}  mrr {num(base['mrr'])}"
+                     f"   (Assay: hit@5 {num(summary.get('means', {}).get('hit_at_k'))}  mrr {num(summary.get('means', {}).get('mrr'))})")
     lines.append(f"abstention precision {num(ab.get('abstention_precision'))}  recall {num(ab.get('abstention_recall'))}  "
                  f"false-abstention rate {num(ab.get('false_abstention_rate'))}   latency total p50 {num(lat.get('p50'))} s  p95 {num(lat.get('p95'))} s")
     return "\n".join(lines)
 
 
-EXAMPLES_BENCH = """
-\b
-Examples:
-  assay bench --quick                                   small version (about a minute)
-  assay bench                                           1k/5k/20k chunks, 100k/500k store rows
-  assay bench --sizes 1000,5000 --distract 1000 --store-sizes 100000,250000
-  python -m assay.eval.bench --quick --out /tmp/bench
-"""
-
-
-def _ints(ctx, param, value):
-    if value is None:
-        return None
-    try:
-        return [int(x) for x in str(value).replace("_", "").split(",") if x.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, e.g. 1000,5000 (got {value!r})") from None
-
-
-@click.command("bench", epilog=EXAMPLES_BENCH, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-results"), show_default=True, help="Folder for <timestamp>.json.")
-@click.option("--quick", is_flag=True, help="Small sizes and few questions (the smoke test runs this).")
-@click.option("--sizes", callback=_ints, help="Index sizes in chunks for ingest/latency checkpoints (default 1000,5000,20000).")
-@click.option("--store-sizes", "store_sizes", callback=_ints, help="Synthetic Chroma+BM25 sizes (default 100000,500000).")
-@click.option("--distract", callback=_ints, help="corpus-scale articles mixed in for the quality checkpoints (default 1000,5000; 0 = none).")
-@click.option("--questions", "n_questions", type=click.IntRange(1, 100000), help="Latency questions per size (default 220).")
-@click.option("--scale-dir", type=click.Path(path_type=Path), default=None, help="Folder of real articles to grow the index with (default ../shared/corpus-scale).")
-@click.option("--phases", default="growth,chat,encoders,store", show_default=True, help="Which phases to run (always in this order: growth first, so its peak RSS is the pipeline's own).")
-@click.option("--store-budget", type=float, default=900.0, show_default=True, help="Seconds allowed for building the next store size (projected); larger sizes are skipped.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
-def bench_cmd(out, quick, sizes, store_sizes, distract, n_questions, scale_dir, phases, store_budget, quiet):
-    """Measure ingest, encoders, re-ingest, latency, quality under distraction, store scaling, chat start-up.
-
-    Every figure is compared with its own reference inside one run (the machine may be busy);
-    prints a table and writes bench-results/<timestamp>.json. See BENCHMARKS.md.
-    """
-    from .bench import DEFAULT_SCALE, format_table, run_bench
-    from ..ingest.config import Settings
-
-    root = click.get_current_context().find_root().obj
-    base = root.get("settings") if isinstance(root, dict) and root.get("settings") else Settings.from_env()
-    results, path = run_bench(
-        out, quick=quick, sizes=sizes, store_sizes=store_sizes,
-        distract=[d for d in distract if d > 0] if distract is not None else None, n_questions=n_questions,
-        scale_dir=scale_dir or DEFAULT_SCALE, phases=tuple(p.strip() for p in phases.split(",") if p.strip()),
-        store_budget_s=store_budget, progress=not quiet, chroma_url=base.chroma_url,
-    )
-    click.echo(format_table(results))
-    click.echo(f"\nresults: {path}")
-
-
 def register(cli: click.Group) -> None:
     """Entry point of the `assay.commands` group: add `eval` and `bench` to the root CLI."""
+    from .bench.command import bench_cmd  # click only: the bench itself loads when it runs
+
     cli.add_command(eval_cmd)
     cli.add_command(bench_cmd)

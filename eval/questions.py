@@ -17,6 +17,7 @@ class Question:
     history: list[str] = field(default_factory=list)  # earlier user turns, oldest first
     facts: list[list[str]] = field(default_factory=list)  # each fact: acceptable alternatives
     sources: list[str] = field(default_factory=list)  # gold file names; empty = unanswerable
+    split: str = ""  # "tune" | "test" | "" (thresholds are fitted on tune, reported on test)
 
     @property
     def answerable(self) -> bool:
@@ -167,4 +168,13 @@ def _question(record: dict) -> Question:
         history=_strings(record.get("history"), "history"),
         facts=_facts(record.get("facts")),
         sources=_strings(record.get("sources"), "sources"),
+        split=_split(record.get("split")),
     )
+
+
+def _split(value) -> str:
+    if value in (None, ""):
+        return ""
+    if value not in ("tune", "test"):
+        raise RowError("'split' must be \"tune\" or \"test\"")
+    return value

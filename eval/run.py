@@ -287,15 +287,19 @@ def evaluate(
     questions_path: str | Path,
     *,
     settings,
-    corpus: str | Path | None = None,
+    corpus: str | Path | list[str | Path] | None = None,
     out: str | Path | None = None,
     k: int = 6,
     llm: str | None = None,
     workers: int | None = None,
     fail_under: dict | None = None,
     progress: bool = True,
+    split: str | None = None,
+    baseline: bool = False,
 ) -> tuple[dict, list[dict], list[str]]:
-    """Score `questions_path` against the index of `settings`, or against `corpus` ingested into a temp index.
+    """Score `questions_path` against the index of `settings`, or against `corpus` (one folder or
+    several) ingested into a temp index. `split` keeps only the questions of that split (tune/test);
+    `baseline` also runs the textbook LangChain recipe on the same corpus (summary["baseline"]).
 
     Returns (summary, rows, problems); problems name each `fail_under` metric below its floor.
     """
@@ -303,18 +307,28 @@ def evaluate(
     questions, errors = load_questions(questions_path)
     for e in errors:
         _warn(f"skipped {e}")
+    if split:
+        questions = [q for q in questions if q.split == split]
     if not questions:
-        raise ValueError(f"no valid questions in {questions_path}")
+        raise ValueError(f"no valid questions in {questions_path}" + (f" with split {split!r}" if split else ""))
+    corpora = [Path(c) for c in ([corpus] if isinstance(corpus, (str, Path)) else corpus or [])]
+    if baseline and not corpora:
+        raise ValueError("--baseline needs --corpus DIR: the LangChain recipe indexes the same files")
     workers = workers or min(2, os.cpu_count() or 1)
     llm = llm or getattr(settings, "llm", None)
-    meta = {"questions": str(questions_path), "corpus": str(corpus) if corpus else None, "skipped_rows": errors,
-            "workers": workers}
-    if corpus is not None:
-        if not Path(corpus).exists():
-            raise FileNotFoundError(f"corpus folder not found: {corpus}")
+    meta = {"questions": str(questions_path), "corpus": [str(c) for c in corpora] or None, "skipped_rows": errors,
+            "workers": workers, "split": split}
+    if corpora:
+        for c in corpora:
+            if not c.exists():
+                raise FileNotFoundError(f"corpus folder not found: {c}")
         with tempfile.TemporaryDirectory(prefix="assay-eval-") as tmp:
             temp_settings = dataclasses.replace(settings, index_dir=Path(tmp) / "index", chroma_url=None)
-            rows, summary = _run(questions, temp_settings, corpus, k, llm, workers, progress, meta)
+            rows, summary = _run(questions, temp_settings, corpora, k, llm, workers, progress, meta)
+            if baseline:
+                from .baseline import langchain_recipe
+
+                summary["baseline"] = {"langchain_recipe": langchain_recipe(corpora, questions, settings, Path(tmp) / "recipe", k=k, hit_k=HIT_K)}
     else:
         meta["index"] = str(settings.chroma_url or settings.index_dir)
         rows, summary = _run(questions, settings, None, k, llm, workers, progress, meta)
@@ -332,7 +346,7 @@ def _run(questions, settings, corpus, k, llm, workers, progress, meta):
 
         t0 = time.perf_counter()
         ingestor = Ingestor(settings)
-        ing = ingestor.run([corpus], progress=progress)
+        ing = ingestor.run(list(corpus), progress=progress)
         for f, why in ing.failed:
             _warn(f"corpus file failed to ingest: {f}: {why}")
         meta["ingest"] = {"articles": len(ing.added) + len(ing.updated), "chunks": ing.chunks_written,

@@ -138,7 +138,7 @@ class Encoder:
     @property
     def dim(self) -> int:
         """Vector dimension, read from the model."""
-        return int(load_model(self.model).get_sentence_embedding_dimension())
+        return int(load_model(self.model).get_embedding_dimension())
 
     def encode(self, texts: list[str]):
         return encode(self.model, texts, self.batch_size, backend=self.backend, precision=self._precision, onnx_dir=self.onnx_dir)
@@ -194,7 +194,7 @@ class OnnxEncoder:
             so.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self.dim = int(st.get_sentence_embedding_dimension())
+        self.dim = int(st.get_embedding_dimension())
         self._tok_lock = threading.Lock()  # HF fast tokenizers are not safe to call concurrently with padding
 
     def encode(self, texts: list[str], batch_size: int = 32):

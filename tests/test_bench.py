@@ -10,7 +10,8 @@ import math
 import pytest
 from click.testing import CliRunner
 
-from assay.eval.bench import ROOT, SHARED, format_table
+from assay.eval.bench.common import SHARED
+from assay.eval.bench.report import format_table
 
 
 def _positive(x) -> bool:

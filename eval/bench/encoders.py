@@ -37,7 +37,7 @@ def bench_encoders(settings, work: Path, questions, n_texts: int, progress: bool
     speed_texts = speed_texts[:n_texts]
     quality_texts = [c.embed_text for c in bundled_chunks][: 16 if quick else None]
     st = E.load_model(settings.model)
-    dim = int(st.get_sentence_embedding_dimension())
+    dim = int(st.get_embedding_dimension())
     default_threads = torch.get_num_threads()
 
     def st_encode(bs):
