@@ -66,7 +66,7 @@ def stream_answer(
     t0 = time.perf_counter()
     question = (question or "").strip()
     if not question:
-        yield Answer(question="", query="", text="Ask a question about the articles.", abstained=True, reason="empty question")
+        yield Answer(question="", query="", text="Ask a question about the articles.", abstained=True, status="abstained", reason="empty question")
         return
     timings: dict = {}
     if llm and history:

@@ -100,6 +100,7 @@ class Citation:
 class Sentence:
     text: str  # without its markers
     citations: list[int]  # the n of each citation after it
+    kind: str = "answer"  # "answer" (leads), "support" (adds an asked-for fact), "item" (a list item), "note" (Assay's own words, e.g. "They don't say ...": no citation)
     start: int = -1  # extractive writer: exact span of the sentence in its article (-1 for LLM text)
     end: int = -1
     article_id: str = ""
@@ -115,7 +116,10 @@ class Answer:
     sentences: list[Sentence] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     passages: list[Passage] = field(default_factory=list)  # everything the writer saw, in rank order
-    abstained: bool = False
+    abstained: bool = False  # True exactly when status == "abstained"
+    status: str = "answered"  # "answered" | "partial" (says what the articles say and what they don't) | "abstained"
+    missing: list[str] = field(default_factory=list)  # what was asked and not found ("how many jobs the plant will create", "Mongolia")
+    confidence: float = 0.0  # 0..1: how well the best sentence answers the question (thresholded for the outcome)
     reason: str = ""  # why it abstained, or notes such as "2 unsupported sentences dropped"
     related: list[Passage] = field(default_factory=list)  # closest passages when abstaining
     writer: str = "extractive"
@@ -130,7 +134,7 @@ class Answer:
         """'The articles don't say', with what was searched and the closest passages as related."""
         searched = f"searched {len(passages)} passages for “{query}”" if passages else f"searched for “{query}”, nothing matched"
         return cls(
-            question=question, query=query, abstained=True, passages=passages, related=passages[:3],
+            question=question, query=query, abstained=True, status="abstained", passages=passages, related=passages[:3],
             text=f"{ABSTAIN_TEXT} I {searched}; the closest passages are listed as related, but they do not answer it.",
             reason=reason,
         )
