@@ -17,7 +17,8 @@ from typing import Iterator
 
 from ..ingest.lexical import tokenize
 from . import rewrite
-from .extractive import _cite, date_words, extractive, key_terms
+from .extractive import Draft, cite, write
+from .question import analyze
 from .retrieve import Engine, Filters
 from .schema import Answer, Passage
 
@@ -61,7 +62,7 @@ def stream_answer(
     engine: Engine | None = None,
     filters: Filters | None = None,
 ) -> Iterator[str | Answer]:
-    """Yield text deltas while writing (LLM writers), then the final verified `Answer`."""
+    """Yield text deltas while writing (LLM writers), then the final checked `Answer`."""
     engine = engine or default_engine()
     t0 = time.perf_counter()
     question = (question or "").strip()
@@ -69,7 +70,7 @@ def stream_answer(
         yield Answer(question="", query="", text="Ask a question about the articles.", abstained=True, status="abstained", reason="empty question")
         return
     timings: dict = {}
-    if llm and history:
+    if llm and history and rewrite.is_followup(question):
         from .llm import condense_question, parse_spec
 
         query = condense_question(parse_spec(llm), question, history, settings=engine.settings)
@@ -80,25 +81,29 @@ def stream_answer(
     if not passages:
         ans = Answer.abstention(question, query, passages, "no passages matched")
     else:
-        missing = _missing_terms(question, passages)  # the user's own words, not carried context
-        if missing:
-            ans = Answer.abstention(question, query, passages, f"the articles found do not mention {', '.join(missing)}")
-        elif llm:
-            ans = yield from _llm_answer(question, query, passages, llm, engine)
+        analysis = analyze(query, engine.index.lexical())
+        timings["analyze"] = time.perf_counter() - t1
+        if llm:
+            ans = yield from _llm_answer(question, query, passages, llm, engine, analysis)
         else:
-            chosen, best = extractive(query, passages, engine)
-            if not chosen:
-                ans = Answer.abstention(question, query, passages, f"weak support (best sentence score {best:.2f})")
-            else:
-                text, sentences, citations = _cite(chosen)
-                ans = Answer(question=question, query=query, text=text, sentences=sentences, citations=citations, passages=passages)
-                yield text
+            ans = from_draft(question, query, passages, write(analysis, query, passages, engine))
+            if not ans.abstained:
+                yield ans.text
     t2 = time.perf_counter()
     ans.question, ans.query = question, query
     ans.passages = passages
     ans.writer = llm.split(":", 1)[0] if llm else "extractive"
     ans.timings = {"retrieve": t1 - t0, "write": t2 - t1, "total": t2 - t0, **{k_: v for k_, v in timings.items() if k_ != "retrieve"}}
     yield ans
+
+
+def from_draft(question: str, query: str, passages: list[Passage], draft: Draft) -> Answer:
+    """The writer's draft as an Answer: cited text for answered/partial, an abstention otherwise."""
+    if draft.status == "abstained":
+        return Answer.abstention(question, query, passages, draft.reason, missing=draft.missing, note=" ".join(draft.notes))
+    text, sentences, citations = cite(draft)
+    return Answer(question=question, query=query, text=text, sentences=sentences, citations=citations, passages=passages,
+                  status=draft.status, missing=draft.missing, confidence=draft.confidence, reason=draft.reason)
 
 
 def _specificity(engine: Engine):
@@ -114,21 +119,7 @@ def _specificity(engine: Engine):
     return score
 
 
-def _missing_terms(query: str, passages: list[Passage]) -> list[str]:
-    """Key names/numbers of the question that no retrieved passage mentions at all."""
-    terms = key_terms(query)
-    if not terms:
-        return []
-    have: set[str] = set()
-    for p in passages:
-        have.update(tokenize(" ".join((p.title, p.heading, p.text, p.publisher, date_words(p.published)))))
-    missing = [t for t in terms if t not in have]
-    if len(missing) * 2 >= len(terms) or any(t[0].isdigit() for t in missing):
-        return missing
-    return []
-
-
-def _llm_answer(question: str, query: str, passages: list[Passage], llm: str, engine: Engine):
+def _llm_answer(question: str, query: str, passages: list[Passage], llm: str, engine: Engine, analysis):
     from .llm import LLMError, parse_spec
     from .llm import stream_answer as llm_stream
     from .prompts import CANNOT_ANSWER
@@ -145,6 +136,4 @@ def _llm_answer(question: str, query: str, passages: list[Passage], llm: str, en
         ans.flags.append(f"llm error: {e}")
         return ans
     raw = "".join(pieces).strip()
-    return verify(question, query, raw, passages, engine, cannot=CANNOT_ANSWER)
-
-
+    return verify(question, query, raw, passages, engine, cannot=CANNOT_ANSWER, analysis=analysis)

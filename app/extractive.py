@@ -1,67 +1,384 @@
-"""The offline writer: pick, order and cite the sentences of the retrieved passages that answer
-the question. Every quoted sentence is an exact span of its article, so each citation highlights
-the words the answer rests on.
+"""The offline writer: choose, order and cite the sentences of the retrieved passages that answer
+the question — and say what they do not say.
+
+Every sentence is scored for relevance (embedding similarity and idf-weighted term overlap with
+the question) and checked (check.py) for what the question asks: the expected answer type linked
+to its focus, and its constraints (names, years). Then there are three outcomes:
+
+- answered: the best sentence that passes the check leads; at most `MAX_SUPPORT` more sentences
+  follow when they add asked-for facts (a list question gets its whole list, as items);
+- partial: sentences are about the asked subject but none carries what was asked: quote the best
+  of them, then "They don't say <what was asked>"; when a sentence states something else in place
+  of the question's premise (another year, another place), say so;
+- abstained: nothing retrieved is about the question.
+
+Every quoted sentence is an exact span of its article, so each citation highlights the words the
+answer rests on. Thresholds are fitted on the tune split of eval/dev.jsonl (see README).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..ingest.lexical import tokenize
 from ..ingest.split import sentence_spans
+from .check import Evidence, check, contrary_change
+from .question import Analysis
 from .schema import Citation, Passage, Sentence
 
-MAX_SENTENCES = 4
-MAX_EMBEDDED = 24  # candidate sentences embedded per answer (32 -> 24: same eval outcomes, -25% answer time)
-# Calibrated on eval/questions.jsonl (see README "Abstention"): below both, the passages are
-# about the topic but do not answer the question.
-MIN_SENTENCE_SCORE = 0.40  # best combined sentence score ...
-MIN_DENSE = 0.45  # ... unless some sentence is at least this similar to the question
-MIN_TOPICAL = 0.25  # no sentence this similar: the question is off-topic for the corpus
+MAX_SUPPORT = 2  # sentences after the lead that add asked-for facts
+MAX_EMBEDDED = 24  # candidate sentences embedded per answer (the rest only complete lists)
+MAX_LIST_ITEMS = 8
+W_DENSE, W_LEXICAL, W_PREDICATE = 0.55, 0.25, 0.20  # relevance: similarity, term overlap, overlap with what is asked of the subject
+SOFT_BONUS = 0.03  # per descriptive name of the question the sentence also meets
+LIST_ENUM_BONUS = 0.05  # an enumerating sentence that names the asked kind ("minerals … include …") over list lines
+_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former))\b")
+_LABEL = re.compile(r"^[A-Z][^:.!?\n]{1,48}:\s+\S")
 
 
 @dataclass
-class _Candidate:
+class Candidate:
     passage: Passage
     rank: int
     start: int  # article offsets
     end: int
     text: str
+    ents: list = field(default_factory=list)  # entity spans relative to the sentence
+    terms: frozenset = frozenset()
     dense: float = 0.0
     lexical: float = 0.0
-    score: float = 0.0
-    covers: float = 1.0  # share of the question's key names in the sentence (or its title/heading)
-    terms: frozenset = frozenset()  # its tokenize() terms, computed once
+    pcov: float = 0.0  # share (idf-weighted) of the question's non-name terms in the sentence
+    score: float = 0.0  # relevance
+    ev: Evidence | None = None
+    in_list: bool = False
+
+    @property
+    def context(self) -> str:
+        return "\n".join(x for x in (self.passage.title, self.passage.heading, self.text) if x)
 
 
-_NAME = re.compile(r"\b(?:[A-Z][\w&.-]*[A-Za-z0-9]|[A-Z]{2,}|\d{3,}[\w]*)\b")
-_GENERIC_NAMES = {"US", "U.S", "U.S.", "USA", "America", "American", "United", "States", "What", "Which", "Who", "How", "Where", "When", "Why", "Is", "Are", "Does", "Did", "Do", "Can", "The", "In", "According"}
+@dataclass
+class Draft:
+    status: str  # answered | partial | abstained
+    chosen: list[Candidate] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # per chosen sentence: answer | support | item
+    notes: list[str] = field(default_factory=list)  # Assay's own sentences ("They don't say …")
+    missing: list[str] = field(default_factory=list)
+    confidence: float = 0.0
+    reason: str = ""
 
 
-def key_terms(question: str) -> list[str]:
-    """Names and numbers the question hinges on (not the first word, not generic ones)."""
-    words = _NAME.findall(question)
-    first = question.strip().split(" ", 1)[0]
-    terms = []
-    for w in words:
-        if w == first or w in _GENERIC_NAMES or w.rstrip(".") in _GENERIC_NAMES:
+def candidates(passages: list[Passage]) -> list[Candidate]:
+    """Every quotable sentence of the passages, once (overlapping chunks repeat sentences)."""
+    seen: set[tuple[str, int, int]] = set()
+    out = []
+    for rank, p in enumerate(passages):
+        groups = [span for g in list_groups(p) for span in g]
+        for a, b in sentence_spans(p.text):
+            start, end = p.char_start + a, p.char_start + b
+            key = (p.article_id, start, end)
+            text = p.text[a:b]
+            if key in seen or len(text.split()) < 3:
+                continue  # fragments are not answers
+            if any(fa <= start and end <= fb for fa, fb in p.furniture):
+                continue  # memo headers and signature blocks are never quoted
+            seen.add(key)
+            ents = [(s - a, e - a, label) for s, e, label in p.ents if a <= s and e <= b]
+            in_list = any(x <= start < y for x, y in groups)
+            out.append(Candidate(p, rank, start, end, text, ents, frozenset(tokenize(text)), in_list=in_list))
+    return out
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The writer's decision thresholds (relevance scores in [0, 1]); `assay eval fit` fits them."""
+
+    topical: float = 0.25  # no sentence this similar to the question: off-topic for the corpus
+    answer: float = 0.42  # relevance a sentence that passes the check needs to be the answer
+    about: float = 0.45  # relevance a sentence needs to be quoted as what the articles *do* say (partial)
+    support: float = 0.8  # a support sentence scores at least this share of the lead's relevance
+
+
+THRESHOLDS = Thresholds()
+
+
+@dataclass
+class Scored:
+    """Everything `decide` needs: the candidates with relevance and checks, or an early outcome."""
+
+    cands: list[Candidate]
+    early: Draft | None = None
+    idf: object = None
+
+
+def write(a: Analysis, query: str, passages: list[Passage], engine, t: Thresholds = THRESHOLDS) -> Draft:
+    """Choose and order the sentences that answer `a` (the analysis of `query`), or say what is missing."""
+    return decide(a, score(a, query, passages, engine), t)
+
+
+def score(a: Analysis, query: str, passages: list[Passage], engine) -> Scored:
+    """The expensive half of the writer: candidate sentences, their relevance and answer checks."""
+    cands = candidates(passages)
+    if not cands:
+        return Scored(cands, Draft("abstained", reason="no quotable sentence in the passages"))
+    missing = _names_nowhere(a, passages, engine.index.lexical())
+    if missing:
+        names = ", ".join(missing)
+        return Scored(cands, Draft("abstained", missing=missing, reason=f"the articles found do not mention {names}",
+                                   notes=[f"The articles don't say anything about {names}."]))
+    _score(a, query, cands, engine)
+    return Scored(cands, None, engine.index.lexical().idf)
+
+
+def decide(a: Analysis, scored: Scored, t: Thresholds = THRESHOLDS) -> Draft:
+    """The cheap half: the outcome and the sentences, from scored candidates and thresholds."""
+    if scored.early is not None:
+        return scored.early
+    cands = scored.cands
+    pool = [c for c in cands if c.ev is not None]
+    top_dense = max(c.dense for c in pool)
+    if top_dense < t.topical:
+        return Draft("abstained", reason=f"off-topic for these articles (best similarity {top_dense:.2f})")
+    about = sorted((c for c in pool if c.ev.coverage == 1.0), key=lambda c: -c.score)
+    answers = [c for c in about if c.ev.carries >= 0.8 and c.score >= t.answer]
+    top = (answers or [c for c in about if c.score >= t.about] or [None])[0]
+    if top is not None and a.atype in ("reason", "yesno", "description"):
+        change = contrary_change(a, top.text)
+        if change is not None:  # "why did X cut …?" where the article reports an increase
+            verb, phrase = change
+            return Draft("partial", [top], ["answer"], [f"They report “{phrase}”, not that it was {verb}: the question's premise does not match."],
+                         missing=[verb, phrase], confidence=round(top.score, 3), reason=f"the articles contradict “{verb}”")
+    if answers:
+        return _answered(a, answers, about, cands, t)
+    asked = a.asked()
+    said = [c for c in about if c.score >= t.about]
+    if said:
+        best = said[0]
+        return Draft("partial", [best], ["answer"], [a.missing_note()], missing=[asked],
+                     confidence=round(best.score * best.ev.carries, 3),
+                     reason=f"the passages are about it but do not say {asked}")
+    conflict = _conflict(a, pool, scored.idf, t)
+    if conflict is not None:
+        c, constraint, alt = conflict
+        return Draft("partial", [c], ["answer"], [f"They say {alt}, not {constraint.text}."], missing=[constraint.text],
+                     confidence=round(c.score, 3), reason=f"the articles state {alt} where the question says {constraint.text}")
+    best = max(pool, key=lambda c: c.score)
+    unmet = [c.text for c in best.ev.unmet if c.required]
+    if unmet:
+        return Draft("abstained", missing=unmet, reason=f"no passage is about {', '.join(unmet)} (best sentence score {best.score:.2f})")
+    return Draft("abstained", missing=[asked], reason=f"weak support (best sentence score {best.score:.2f})")
+
+
+def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
+    """Relevance for the most promising sentences, and the answer check for each of them."""
+    lex = engine.index.lexical()
+    qterms = list(dict.fromkeys(tokenize(query)))  # the standalone query: a follow-up's carried subject counts
+    weights = {t: lex.idf(t) for t in qterms}
+    total = sum(weights.values()) or 1.0
+    named = {t for k in a.constraints for t in k.terms}
+    pweights = {t: lex.idf(t) for t in a.terms if t not in named}  # what is asked about the subject
+    ptotal = sum(pweights.values())
+    for c in cands:
+        c.lexical = sum(w for t, w in weights.items() if t in c.terms) / total
+        c.pcov = sum(w for t, w in pweights.items() if t in c.terms) / ptotal if ptotal else 0.0
+    # Embedding every sentence is the answer's main cost: score the most promising ones only
+    # (term overlap first, then passage rank); the rest stay available to complete a list.
+    order = sorted(range(len(cands)), key=lambda i: (-cands[i].lexical, cands[i].rank))
+    pool = [cands[i] for i in sorted(order[:MAX_EMBEDDED])]
+    vecs = engine.embed([c.context for c in pool])
+    qv = engine.embed([query], cache="q")[0]
+
+    def similar(x: str, y: str) -> float:  # word-level meaning ("people" ~ "employees"), cached by the engine
+        vx, vy = engine.embed([x, y])
+        return float(vx @ vy)
+
+    for c, v, d in zip(pool, vecs, vecs @ qv):
+        c.dense = float(d)
+        c.vec = v
+        c.score = W_DENSE * c.dense + W_LEXICAL * c.lexical + W_PREDICATE * c.pcov + 0.02 / (1 + c.rank)
+        p = c.passage
+        c.ev = check(a, c.text, c.ents, title=p.title, heading=p.heading, published=p.published, publisher=p.publisher,
+                     terms=c.terms, in_list=c.in_list, similar=similar)
+        c.score += SOFT_BONUS * sum(1 for k in c.ev.met if not k.required)  # "US reserves", "Australian": preferred, not required
+
+
+def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], cands: list[Candidate], t: Thresholds) -> Draft:
+    if a.atype == "list":
+        listed = _best_list(a, about, cands, t)
+        if listed:
+            head, items = listed
+            return Draft("answered", ([head] if head else []) + items, (["answer"] if head else []) + ["item"] * len(items),
+                         confidence=round(max(c.score for c in items), 3))
+    if a.atype == "list":  # the enumeration that names the asked kind
+        focus = set(tokenize(a.focus)) if a.focus else set()
+        lead = max(answers, key=lambda c: (c.ev.carries >= 1.0 and not c.in_list, c.score + (LIST_ENUM_BONUS if focus & c.terms else 0.0)))
+    else:
+        lead = max(answers, key=lambda c: (c.ev.carries, c.score) if a.atype == "description" else (c.score + 0.05 * c.ev.carries, 0))
+    chosen = [lead]
+    for c in answers + about:
+        if len(chosen) > MAX_SUPPORT or c in chosen or c.score < t.support * lead.score:
             continue
-        terms.extend(tokenize(w))
-    return list(dict.fromkeys(terms))
+        if c.ev.carries < 0.8 and a.atype not in ("description", "yesno", "reason"):
+            continue  # a support sentence must add an asked-for fact
+        if any(float(c.vec @ x.vec) > 0.92 for x in chosen):
+            continue  # says the same as a sentence already chosen
+        chosen.append(c)
+    chosen = _with_continuations(chosen, cands)
+    # The lead first; the rest in reading order (by article of first appearance).
+    rest = chosen[1:]
+    first_seen: dict[str, int] = {}
+    for pos, c in enumerate(rest):
+        first_seen.setdefault(c.passage.article_id, pos)
+    rest.sort(key=lambda c: (c.passage.article_id != lead.passage.article_id, first_seen[c.passage.article_id], c.start))
+    chosen = [lead, *rest]
+    return Draft("answered", chosen, ["answer"] + ["support"] * (len(chosen) - 1), confidence=round(lead.score, 3))
 
 
-def _in_context(c: "_Candidate") -> str:
-    return "\n".join(x for x in (c.passage.title, c.passage.heading, c.text) if x)
+def _conflict(a: Analysis, pool: list[Candidate], lex_idf, t: Thresholds) -> tuple[Candidate, object, str] | None:
+    """A sentence about the question that states something else in place of one of its constraints
+    (another year, another place or body): the question's premise is contradicted.
+
+    Only when every other constraint is met, and the unmet one is absent from the sentence (none of
+    its distinctive words), not merely worded differently."""
+    need = [c for c in a.constraints if c.required]
+    if len(need) < 2 and not a.years:
+        return None
+    best = None
+    for c in pool:
+        unmet = [u for u in c.ev.unmet if u.required]
+        if len(unmet) != 1 or c.score < t.about:
+            continue
+        hit = next(((k, alt) for k, alt in c.ev.conflicts if k is unmet[0]), None)
+        if hit is None:
+            continue
+        constraint, alt = hit
+        if constraint.kind == "name":
+            distinctive = [t for t in constraint.terms if lex_idf(t) >= 2.0] or constraint.terms
+            if any(t in c.terms for t in distinctive):
+                continue
+        if best is None or c.score > best[0].score:
+            best = (c, constraint, alt)
+    return best
 
 
-_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former))\b")
+def _names_nowhere(a: Analysis, passages: list[Passage], lex) -> list[str]:
+    """Required names of the question that no retrieved passage mentions at all: none of their
+    words, or not their most distinctive word ("Iluka Resources" where only "resources" occurs)."""
+    have: set[str] = set()
+    raw = []
+    for p in passages:
+        have.update(tokenize(" ".join((p.title, p.heading, p.text, p.publisher))))
+        raw.append(" ".join((p.title, p.text)))
+    from .check import _initialisms
+
+    initials = set().union(*(_initialisms(r) for r in raw)) if raw else set()
+    out = []
+    for c in a.names:
+        if not c.required:
+            continue
+        present = sum(t in have for t in c.terms)
+        rarest = max(c.terms, key=lambda t: lex.idf(t) if t in lex.bm25.vocab_dict else 99.0)
+        if present == 0 or (len(c.terms) >= 2 and (present / len(c.terms) < 0.5 or rarest not in have)):
+            if not (c.text.isupper() and c.text in initials):
+                out.append(c.text)
+    return out
 
 
-def _with_continuations(picked: list["_Candidate"], cands: list["_Candidate"]) -> list["_Candidate"]:
-    """A picked sentence is followed by the next one when that one leans on it ("This includes…")."""
-    out: list[_Candidate] = []
-    for c in picked:
+# ---------------------------------------------------------------- lists
+
+
+def list_groups(p: Passage) -> list[list[tuple[int, int]]]:
+    """Runs of ≥2 sibling lines in a passage (article offsets): the items of a list (lines one
+    newline apart, the Article contract's items) or consecutive "Label: text" paragraphs."""
+    groups, labels = [], []
+    pos = 0
+    for block in p.text.split("\n\n"):
+        lines, off = [], pos
+        for line in block.split("\n"):
+            if line.strip():
+                lines.append((p.char_start + off, p.char_start + off + len(line)))
+            off += len(line) + 1
+        pos += len(block) + 2
+        if len(lines) >= 2:
+            groups.append(lines)
+            labels = []
+            continue
+        text = block.strip()
+        head = text.split(":", 1)[0]
+        if lines and _LABEL.match(text) and len(head.split()) <= 5 and not any(ch in head for ch in ",;—0123456789"):
+            labels.append(lines[0])
+            continue
+        if len(labels) >= 2:
+            groups.append(labels)
+        labels = []
+    if len(labels) >= 2:
+        groups.append(labels)
+    return groups
+
+
+def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: Thresholds):
+    """(lead-in or None, items) that answer a list question, or None.
+
+    Two shapes compete on relevance: the list lines of one passage (items of the asked kind), and
+    one sentence that enumerates the items ("… include critical minerals, uranium, copper, …"),
+    which leads when it names the asked kind itself."""
+    focus = set(tokenize(a.focus)) if a.focus else set()
+    best_group, group_score = None, -1.0
+    groups: dict[tuple, list[Candidate]] = {}
+    for c in about:
+        for group in list_groups(c.passage):
+            if any(x <= c.start < y for x, y in group):
+                groups.setdefault((c.passage.chunk_id, group[0][0]), []).append(c)
+    for members in groups.values():
+        typed = [c for c in members if c.ev.carries >= 0.8]
+        top = max(c.score for c in members)
+        if typed and top >= t.answer and top > group_score:
+            best_group, group_score = members, top
+    enum, enum_score = None, -1.0
+    for c in about:
+        if c.in_list or c.ev.carries < 1.0 or c.score < t.answer:
+            continue
+        bonus = LIST_ENUM_BONUS if focus & c.terms else 0.0
+        if c.score + bonus > enum_score:
+            enum, enum_score = c, c.score + bonus
+    if enum is not None and enum_score >= group_score:
+        return None  # the enumerating sentence leads, as an ordinary answer
+    if best_group is None:
+        for c in (c for c in about if c.text.rstrip().endswith(":") and c.score >= t.answer):
+            items = expand_list(c, about, cands)
+            if items and len(items) > 2:
+                return items[0], items[1:]
+        return None
+    items = expand_list(max(best_group, key=lambda c: c.score), about, cands)
+    if not items:
+        return None
+    head = items[0] if not items[0].in_list else None
+    return head, [c for c in items if c is not head]
+
+
+def expand_list(lead: Candidate, about: list[Candidate], cands: list[Candidate]) -> list[Candidate] | None:
+    """The whole list the lead belongs to or opens (its lead-in first, then one sentence per item)."""
+    p = lead.passage
+    for group in list_groups(p):
+        inside = any(a <= lead.start < b for a, b in group)
+        opens = 0 <= group[0][0] - lead.end <= 3 and lead.text.rstrip().endswith(":")
+        if not (inside or opens):
+            continue
+        head = lead if opens else next((x for x in cands if x.passage is p and 0 <= group[0][0] - x.end <= 3), None)
+        items = []
+        for a, b in group[:MAX_LIST_ITEMS]:
+            first = next((x for x in cands if x.passage is p and a <= x.start < b), None)
+            if first is not None:
+                items.append(first)
+        return ([head] if head is not None else []) + items
+    return None
+
+
+def _with_continuations(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
+    """A chosen sentence is followed by the next one when that one leans on it ("This includes…")."""
+    out: list[Candidate] = []
+    for c in chosen:
         if c not in out:
             out.append(c)
         nxt = next((x for x in cands if x.passage is c.passage and 0 < x.start - c.end <= 2), None)
@@ -70,156 +387,35 @@ def _with_continuations(picked: list["_Candidate"], cands: list["_Candidate"]) -
     return out
 
 
-def _candidates(passages: list[Passage]) -> list[_Candidate]:
-    seen: set[tuple[str, int, int]] = set()
-    out = []
-    for rank, p in enumerate(passages):
-        for a, b in sentence_spans(p.text):
-            start, end = p.char_start + a, p.char_start + b
-            key = (p.article_id, start, end)
-            text = p.text[a:b]
-            if key in seen or len(text.split()) < 4:
-                continue  # overlapping chunks repeat sentences; fragments are not answers
-            seen.add(key)
-            out.append(_Candidate(p, rank, start, end, text))
-    return out
+# ---------------------------------------------------------------- citing
 
 
-def extractive(query: str, passages: list[Passage], engine, max_sentences: int = MAX_SENTENCES):
-    """Pick, order and cite the sentences that best answer `query`; None if support is weak."""
-    cands = _candidates(passages)
-    if not cands:
-        return None, 0.0
-    lex = engine.index.lexical()
-    qterms = list(dict.fromkeys(tokenize(query)))
-    weights = {t: lex.idf(t) for t in qterms}
-    total = sum(weights.values()) or 1.0
-    for c in cands:
-        c.terms = frozenset(tokenize(c.text))
-        c.lexical = sum(w for t, w in weights.items() if t in c.terms) / total
-    # Embedding every sentence is the answer's main cost: score the most promising ones only
-    # (term overlap first, then passage rank); the rest stay available to complete a list.
-    ranked = sorted(range(len(cands)), key=lambda i: (-cands[i].lexical, cands[i].rank))
-    keep = sorted(ranked[:MAX_EMBEDDED]) if len(cands) > MAX_EMBEDDED else list(range(len(cands)))
-    pool = [cands[i] for i in keep]
-    # Sentences are embedded in context (title and section), like chunks, so that a sentence of
-    # "§ 13344 — Rare earth elements" still matches a question that names the statute.
-    vecs = engine.embed([_in_context(c) for c in pool])
-    qv = engine.embed([query], cache="q")[0]
-    dense = vecs @ qv
-    kept = set(keep)
-    rest = [c for i, c in enumerate(cands) if i not in kept]
-    cands = pool + rest
-    # Names the user's own question hinges on ("…with Japan?"): an answer must be about them.
-    names = [t for t in key_terms(query.split(" (", 1)[0]) if not t[0].isdigit()]
-    for c, d in zip(pool, dense):
-        c.dense = float(d)
-        c.score = 0.65 * c.dense + 0.35 * c.lexical + 0.02 / (1 + c.rank)
-        if names:
-            context = c.terms | set(tokenize(" ".join((c.passage.title, c.passage.heading, date_words(c.passage.published)))))
-            c.covers = sum(t in context for t in names) / len(names)
-            c.score += 0.1 * c.covers
-    order = sorted(range(len(pool)), key=lambda i: -cands[i].score)
-    best = cands[order[0]]
-    top_dense = float(dense.max())
-    if top_dense < MIN_TOPICAL or (best.score < MIN_SENTENCE_SCORE and top_dense < MIN_DENSE):
-        return None, best.score
-    picked: list[int] = []
-    for i in order:
-        c = cands[i]
-        if len(picked) >= max_sentences + 2 or c.score < min(best.score, max(0.8 * best.score, MIN_SENTENCE_SCORE * 0.9)):
-            break
-        if any(float(vecs[i] @ vecs[j]) > 0.92 for j in picked):
-            continue  # says the same as a sentence already picked
-        picked.append(i)
-    if _asks_for_list(query):
-        expanded = _expand_list([cands[i] for i in picked], cands)
-        if expanded:
-            return expanded, best.score
-    picked = picked[:max_sentences]
-    chosen = _with_continuations([cands[i] for i in picked], cands)
-    # Order: articles by their best sentence, sentences in reading order within an article.
-    first_seen: dict[str, int] = {}
-    for pos, c in enumerate(chosen):
-        first_seen.setdefault(c.passage.article_id, pos)
-    chosen.sort(key=lambda c: (first_seen[c.passage.article_id], c.start))
-    return chosen, best.score
-
-
-_LIST_Q = re.compile(r"^\s*(?:which|what|who|name|list)\b(?:\s+\S+){0,3}?\s+(?:are|were|(?!(?:was|is|has|does|this|its|his|us|as|gas|less|thus)\b)\w+(?:ies|[^s\W]s))\b", re.I)
-_LABEL = re.compile(r"^[A-Z][^:.!?\n]{1,48}:\s+\S")
-MAX_LIST_ITEMS = 8
-
-
-def _asks_for_list(question: str) -> bool:
-    """'Which countries…', 'What are the challenges…': the answer is an enumeration."""
-    return bool(_LIST_Q.search(question))
-
-
-def _list_groups(p: Passage) -> list[list[tuple[int, int]]]:
-    """Runs of ≥2 sibling lines in a passage: "Label: text" paragraphs or list items (article offsets)."""
-    groups, run = [], []
-    pos = 0
-    for line in p.text.split("\n"):
-        span = (p.char_start + pos, p.char_start + pos + len(line))
-        pos += len(line) + 1
-        if not line.strip():
-            continue
-        head = line.split(":", 1)[0]
-        label = _LABEL.match(line) and len(head.split()) <= 5 and not any(ch in head for ch in ",;—0123456789")
-        if label:
-            run.append(span)
-        else:
-            if len(run) >= 2:
-                groups.append(run)
-            run = []
-    if len(run) >= 2:
-        groups.append(run)
-    return groups
-
-
-def _expand_list(picked: list[_Candidate], cands: list[_Candidate]) -> list[_Candidate] | None:
-    """Answer with a whole list (one sentence per item) when the picks show the list is the answer:
-    a picked sentence opens it ("…several challenges remain:"), or two picks fall in it, or a pick
-    in it plus its lead-in sentence."""
-    for c in picked:
-        for group in _list_groups(c.passage):
-            inside = [x for x in picked if x.passage is c.passage and any(a <= x.start < b for a, b in group)]
-            lead = next((x for x in picked if x.passage is c.passage and 0 <= group[0][0] - x.end <= 3), None)
-            opens = lead is not None and lead.text.rstrip().endswith(":")
-            if not (opens or len(inside) >= 2 or (inside and lead is not None)):
-                continue
-            if not any(x in picked[:2] for x in [*inside, lead]):
-                continue  # a list further down the ranking is not what was asked
-            items = []
-            for a, b in group[:MAX_LIST_ITEMS]:
-                first = next((x for x in cands if x.passage is c.passage and a <= x.start < b), None)
-                if first is not None:
-                    items.append(first)
-            return ([lead] if lead else []) + items
-    return None
-
-
-def _cite(chosen: list[_Candidate]) -> tuple[str, list[Sentence], list[Citation]]:
+def cite(draft: Draft) -> tuple[str, list[Sentence], list[Citation]]:
+    """Answer text with one [n] per cited passage, its sentences and citations (exact spans)."""
     citations: dict[str, Citation] = {}
     sentences, parts = [], []
-    for c in chosen:
+    for c, kind in zip(draft.chosen, draft.kinds):
         p = c.passage
-        cit = citations.get(p.chunk_id)
+        cit = citations.get(p.chunk_id) or _merged(citations, p, c.start, c.end)
         if cit is None:
             cit = citations[p.chunk_id] = Citation.of(len(citations) + 1, p, c.start, c.end)
         cit.spans.append([c.start, c.end])
-        sentences.append(Sentence(text=c.text, citations=[cit.n], support=1.0, start=c.start, end=c.end, article_id=p.article_id))
-        parts.append(f"{c.text} [{cit.n}]")
-    return " ".join(parts), sentences, list(citations.values())
+        sentences.append(Sentence(text=c.text, citations=[cit.n], kind=kind, support=1.0, start=c.start, end=c.end, article_id=p.article_id))
+        parts.append(("- " if kind == "item" else "") + f"{c.text} [{cit.n}]")
+    for note in draft.notes:
+        sentences.append(Sentence(text=note, citations=[], kind="note"))
+        parts.append(note)
+    text = ""
+    for i, part in enumerate(parts):
+        sep = "" if i == 0 else ("\n" if part.startswith("- ") or parts[i - 1].startswith("- ") else " ")
+        text += sep + part
+    return text, sentences, list(citations.values())
 
 
-_MONTHS = "January February March April May June July August September October November December".split()
-
-
-def date_words(day: str) -> str:
-    """"2025-04-15" -> "2025 April": a question may name the date an article carries."""
-    parts = (day or "").split("-")
-    if len(parts) >= 2 and parts[1].isdigit() and 1 <= int(parts[1]) <= 12:
-        return f"{parts[0]} {_MONTHS[int(parts[1]) - 1]}"
-    return parts[0]
+def _merged(citations: dict[str, Citation], p: Passage, start: int, end: int) -> Citation | None:
+    """The citation of an overlapping passage of the same article that holds this sentence too:
+    one number for one place (overlapping chunks repeat sentences)."""
+    for cit in citations.values():
+        if cit.article_id == p.article_id and cit.passage_start <= start and end <= cit.passage_end:
+            return cit
+    return None

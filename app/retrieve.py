@@ -12,6 +12,7 @@ import numpy as np
 
 from ..ingest.config import Settings
 from ..ingest.index import Index, date_int
+from ..ingest.nlp import unpack
 
 from .schema import Passage
 
@@ -66,7 +67,16 @@ def _passage(cid: str, doc: str, meta: dict) -> Passage:
         publisher=meta.get("publisher", ""),
         source_url=meta.get("source_url", ""),
         author=meta.get("author", ""),
+        ents=unpack(meta.get("ents")),
+        furniture=_spans(meta.get("furniture")),
     )
+
+
+def _spans(value: str | None) -> list[tuple[int, int]]:
+    """"12-40;90-120" (article offsets, as the index stores them) -> [(12, 40), (90, 120)]."""
+    if not value:
+        return []
+    return [tuple(int(x) for x in part.split("-", 1)) for part in value.split(";")]
 
 
 def _shingles(text: str) -> set:

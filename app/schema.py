@@ -64,6 +64,8 @@ class Passage:
     score: float = 0.0  # fused retrieval score
     dense_rank: int | None = None  # 1-based rank on each side, None if absent there
     lexical_rank: int | None = None
+    ents: list = field(default_factory=list)  # named-entity spans (start, end, label) in `text`, found at ingest
+    furniture: list = field(default_factory=list)  # spans of `text` (article offsets) that are never quoted: memo headers, signatures
 
 
 @dataclass
@@ -130,11 +132,14 @@ class Answer:
         return asdict(self)
 
     @classmethod
-    def abstention(cls, question: str, query: str, passages: list[Passage], reason: str) -> "Answer":
-        """'The articles don't say', with what was searched and the closest passages as related."""
+    def abstention(cls, question: str, query: str, passages: list[Passage], reason: str, *,
+                   missing: list[str] | None = None, note: str = "") -> "Answer":
+        """'The articles don't say', what is missing, what was searched, and the closest passages as related."""
         searched = f"searched {len(passages)} passages for “{query}”" if passages else f"searched for “{query}”, nothing matched"
+        head = note or (f"The articles don't say {missing[0]}." if missing and len(missing) == 1 and " " in missing[0]
+                        else f"The articles don't say anything about {', '.join(missing)}." if missing else ABSTAIN_TEXT)
         return cls(
             question=question, query=query, abstained=True, status="abstained", passages=passages, related=passages[:3],
-            text=f"{ABSTAIN_TEXT} I {searched}; the closest passages are listed as related, but they do not answer it.",
-            reason=reason,
+            text=f"{head} I {searched}; the closest passages are listed as related, but they do not answer it.",
+            reason=reason, missing=list(missing or []),
         )

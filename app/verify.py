@@ -12,8 +12,9 @@ from .schema import Answer, Citation, Passage, Sentence, cited_sentences
 from .support import SUPPORT_THRESHOLD, support_score
 
 
-def verify(question: str, query: str, raw: str, passages: list[Passage], engine, cannot: str = "") -> Answer:
-    """Check an LLM answer: drop out-of-range markers, keep only sentences their citations support."""
+def verify(question: str, query: str, raw: str, passages: list[Passage], engine, cannot: str = "", analysis=None) -> Answer:
+    """Check an LLM answer: drop out-of-range markers, keep only sentences their citations support,
+    then hold what is left to the same answer check as the offline writer (`analysis` given)."""
     flags: list[str] = []
     if not raw or (cannot and cannot.lower().rstrip(".") in raw.lower()):
         return Answer.abstention(question, query, passages, "the writer said the passages do not answer it")
@@ -40,6 +41,13 @@ def verify(question: str, query: str, raw: str, passages: list[Passage], engine,
         ans = Answer.abstention(question, query, passages, "no sentence of the generated answer was supported by its citations")
         ans.flags = flags
         return ans
+    status, notes, missing = "answered", [], []
+    if analysis is not None:
+        kept, status, notes, missing = _answer_check(analysis, kept, passages)
+        if status == "abstained":
+            ans = Answer.abstention(question, query, passages, "no verified sentence is about what was asked", missing=missing)
+            ans.flags = flags
+            return ans
     # Renumber citations in order of first use, pointing at the passage's best-matching sentence.
     remap: dict[int, int] = {}
     parts = []
@@ -59,11 +67,34 @@ def verify(question: str, query: str, raw: str, passages: list[Passage], engine,
         s.citations = new
         parts.append(s.text + "".join(f" [{n}]" for n in new))
     dropped = len(sentences) - len(kept)
+    kept += [Sentence(text=n, citations=[], kind="note") for n in notes]
     return Answer(
-        question=question, query=query, text=" ".join(parts), sentences=kept,
+        question=question, query=query, text=" ".join(parts + notes), sentences=kept,
         citations=[numbered[n] for n in sorted(numbered)], passages=passages, flags=flags,
+        status=status, missing=missing,
         reason=f"{dropped} unsupported sentence(s) dropped" if dropped else "",
     )
+
+
+def _answer_check(analysis, kept: list[Sentence], passages: list[Passage]):
+    """(sentences, status, notes, missing): the answering sentence first; partial or abstained when
+    no verified sentence carries what was asked, as for the offline writer."""
+    from ..ingest.nlp import entities
+    from .check import check
+
+    evs = []
+    for s, ents in zip(kept, entities([s.text for s in kept])):
+        p = passages[s.citations[0] - 1] if s.citations else None
+        evs.append(check(analysis, s.text, ents, title=p.title if p else "", heading=p.heading if p else "",
+                         published=p.published if p else ""))
+    answering = [i for i, ev in enumerate(evs) if ev.carries >= 0.8 and ev.coverage == 1.0]
+    if answering:
+        first = answering[0]
+        return [kept[first]] + kept[:first] + kept[first + 1 :], "answered", [], []
+    asked = analysis.asked()
+    if any(ev.coverage == 1.0 for ev in evs):
+        return kept, "partial", [analysis.missing_note()], [asked]
+    return kept, "abstained", [], [c.text for c in analysis.required if all(c in ev.unmet for ev in evs)] or [asked]
 
 
 def _best_span(sentence: str, p: Passage, embed) -> tuple[int, int]:

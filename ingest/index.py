@@ -10,6 +10,7 @@ nothing is duplicated.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 import os
 import re
 import shutil
@@ -22,7 +23,8 @@ from urllib.parse import urlparse
 
 from .article import Article
 from .config import Settings, quiet_env
-from .lexical import LexicalIndex
+from .lexical import LEXICAL_FORMAT, CaseCounter, LexicalIndex, entity_key
+from .nlp import NAME_LABELS, pack, unpack
 from .split import Chunk
 
 
@@ -115,6 +117,20 @@ class _Guarded:
         return f"<guarded {self._col!r}>"
 
 
+def build_signature(settings: Settings) -> dict:
+    """What the index records about how it was built; a mismatch refuses to open."""
+    from .config import SPLITTER_VERSION
+    from .nlp import model_version
+
+    return {
+        "assay_model": settings.model,
+        "assay_splitter": SPLITTER_VERSION,
+        "assay_chunk_tokens": settings.chunk_tokens,
+        "assay_overlap": settings.overlap_sentences,
+        "assay_nlp": model_version(),
+    }
+
+
 def date_int(value: str | None) -> int:
     """"2025-11-12" -> 20251112, "2025-01" -> 20250100, else 0."""
     if not value:
@@ -125,9 +141,11 @@ def date_int(value: str | None) -> int:
     return int(digits.ljust(8, "0"))
 
 
-def _chunk_meta(article: Article, chunk: Chunk) -> dict:
+def _chunk_meta(article: Article, chunk: Chunk, ents: list | None = None) -> dict:
     meta = {k: v for k, v in article.meta.items() if v}
     meta.update(
+        ents=pack(ents or []),  # named-entity spans in chunk.text (ingest/nlp.py)
+        furniture=";".join(f"{a}-{b}" for a, b in getattr(chunk, "furniture", ())),  # never-quoted spans (article offsets)
         article_id=article.id,
         heading=chunk.heading,
         char_start=chunk.start,
@@ -291,7 +309,7 @@ class Index:
                         self._raise_empty()
                     chunks = self.client.create_collection(
                         name,
-                        metadata=self.settings.build_signature(),
+                        metadata=build_signature(self.settings),
                         configuration={"hnsw": {"space": "cosine"}},
                         embedding_function=None,
                     )
@@ -325,7 +343,7 @@ class Index:
         raise IndexEmpty(f"index is empty ({self.where}) — run `assay ingest corpus/` first")
 
     def _check_signature(self, found: dict) -> None:
-        wanted = self.settings.build_signature()
+        wanted = build_signature(self.settings)
         diffs = [f"{k.removeprefix('assay_')}: index has {found.get(k)!r}, settings ask {v!r}" for k, v in wanted.items() if str(found.get(k)) != str(v)]
         if diffs:
             raise IndexMismatch(
@@ -485,8 +503,8 @@ class Index:
         except Exception:
             return 500
 
-    def write_articles(self, items: list[tuple[Article, list[Chunk], object, dict]]) -> None:
-        """Replace what is indexed for each (article, chunks, embeddings, file_meta), in few calls.
+    def write_articles(self, items: list[tuple]) -> None:
+        """Replace what is indexed for each (article, chunks, embeddings, file_meta[, entity spans per chunk]), in few calls.
 
         One ingest flush is a handful of Chroma calls, not three per article. The order keeps it
         crash-safe: chunks first, then stale chunks of these articles deleted, then the articles'
@@ -499,10 +517,11 @@ class Index:
 
         col = self.chunks
         step = self._batch()
-        ids = [c.id for _a, chunks, _e, _m in items for c in chunks]
-        docs = [c.text for _a, chunks, _e, _m in items for c in chunks]
-        metas = [_chunk_meta(a, c) for a, chunks, _e, _m in items for c in chunks]
-        vecs = np.concatenate([np.asarray(e, dtype=np.float32).reshape(len(chunks), -1) for _a, chunks, e, _m in items])
+        items = [(*it, None) if len(it) == 4 else it for it in items]
+        ids = [c.id for _a, chunks, *_ in items for c in chunks]
+        docs = [c.text for _a, chunks, *_ in items for c in chunks]
+        metas = [_chunk_meta(a, c, sp[j] if sp else None) for a, chunks, _e, _m, sp in items for j, c in enumerate(chunks)]
+        vecs = np.concatenate([np.asarray(e, dtype=np.float32).reshape(len(chunks), -1) for _a, chunks, e, *_ in items])
         for i in range(0, len(ids), step):
             col.upsert(ids=ids[i : i + step], embeddings=vecs[i : i + step], documents=docs[i : i + step], metadatas=metas[i : i + step])
         keep = set(ids)
@@ -516,7 +535,7 @@ class Index:
         for i in range(0, len(stale), step):
             col.delete(ids=stale[i : i + step])
         records = []
-        for article, chunks, _e, file_meta in items:
+        for article, chunks, _e, file_meta, _sp in items:
             record = {k: v for k, v in article.meta.items() if v}
             record.update(file_meta, article_id=article.id, path=article.path, content_hash=article.content_hash, n_chunks=len(chunks))
             records.append(record)
@@ -566,7 +585,7 @@ class Index:
     def stamp(self, manifest: dict[str, dict] | None = None) -> str:
         """Digest of what the collection holds; the lexical index must carry the same one."""
         manifest = self.manifest() if manifest is None else manifest
-        h = hashlib.sha256(f"{self.settings.collection}|{self.chunks.count()}".encode())
+        h = hashlib.sha256(f"{self.settings.collection}|{self.chunks.count()}|{LEXICAL_FORMAT}".encode())
         for aid in sorted(manifest):
             h.update(f"{aid}\0{manifest[aid].get('content_hash', '')}\n".encode())
         return h.hexdigest()
@@ -623,6 +642,8 @@ class Index:
 
     def _build_lexical(self) -> LexicalIndex:
         ids, arts, pubs = [], [], []
+        labels: dict[str, Counter] = {}
+        case = CaseCounter()
 
         def texts():  # page by page: the corpus text is never held in memory at once
             offset, step = 0, 2000
@@ -632,12 +653,19 @@ class Index:
                     ids.append(cid)
                     arts.append(meta.get("article_id", ""))
                     pubs.append(int(meta.get("published_int", 0) or 0))
+                    for a, b, label in unpack(meta.get("ents")):
+                        if label in NAME_LABELS:
+                            labels.setdefault(entity_key(doc[a:b]), Counter())[label] += 1
+                    case.add(doc)
                     yield " ".join(x for x in (meta.get("title", ""), meta.get("heading", ""), doc) if x)
                 if len(got["ids"]) < step:
                     return
                 offset += step
 
-        return LexicalIndex.build(ids, texts(), arts, pubs)
+        lex = LexicalIndex.build(ids, texts(), arts, pubs)
+        lex.entities = {k: [c.most_common(1)[0][0], sum(c.values())] for k, c in labels.items() if k}
+        lex.capitals, lex.words = case.shares(), case.words
+        return lex
 
     def stats(self) -> dict:
         manifest = self.manifest()

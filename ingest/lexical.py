@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+LEXICAL_FORMAT = "2"  # what a saved copy holds (2: + entity vocabulary, capitalisation, speller words); a change rebuilds it
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,'’&-][a-z0-9]+)*")
 _STOP = frozenset(
     """a an and are as at be been but by can could did do does for from had has have how i if in into is it its
@@ -53,19 +54,61 @@ class LexicalHit:
     score: float
 
 
-class LexicalIndex:
-    """BM25 over chunk texts with per-row metadata for filtering (article id, published date)."""
+_MID_WORD = re.compile(r"(?<=[a-z0-9,;] )([A-Za-z][A-Za-z'’&-]*)")
+_ANY_WORD = re.compile(r"[A-Za-z][a-z]{3,}")
 
-    def __init__(self, ids: list[str], article_ids: list[str], published: list[int], retriever):
+
+class CaseCounter:
+    """How often each word is written capitalised in the middle of a sentence: "MP", "Texas" and
+    "Lynas" nearly always, "materials" rarely. A question typed all in lowercase still names what
+    the corpus writes as names."""
+
+    def __init__(self):
+        self.upper: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+        self.words: dict[str, int] = {}  # every word of four letters or more, lowercased (the speller's vocabulary)
+
+    def add(self, text: str) -> None:
+        for w in _ANY_WORD.findall(text):
+            key = w.lower()
+            self.words[key] = self.words.get(key, 0) + 1
+        for m in _MID_WORD.finditer(text):
+            w = m.group(1)
+            key = w.lower()
+            self.total[key] = self.total.get(key, 0) + 1
+            if w[0].isupper():
+                self.upper[key] = self.upper.get(key, 0) + 1
+
+    def shares(self, min_count: int = 2) -> dict[str, float]:
+        return {w: round(self.upper.get(w, 0) / n, 3) for w, n in self.total.items() if n >= min_count and self.upper.get(w)}
+
+
+def entity_key(text: str) -> str:
+    """How an entity is looked up whatever its case or leading article: "the Department of Energy" -> "department of energy"."""
+    words = unicodedata.normalize("NFKC", text).replace("’", "'").lower().split()
+    while words and words[0] in ("the", "a", "an"):
+        words = words[1:]
+    return " ".join(words).strip(" .,;:'\"()")
+
+
+class LexicalIndex:
+    """BM25 over chunk texts with per-row metadata for filtering (article id, published date),
+    and the corpus's entity vocabulary (every named entity the chunks mention, with its label)."""
+
+    def __init__(self, ids: list[str], article_ids: list[str], published: list[int], retriever, entities: dict | None = None,
+                 capitals: dict | None = None, words: dict | None = None):
         self.ids = ids
         self.article_ids = np.array(article_ids, dtype=object)
         self.published = np.array(published, dtype=np.int64)  # YYYYMMDD, 0 = unknown
         self.row_of = {cid: i for i, cid in enumerate(ids)}
         self.bm25 = retriever
+        self.entities: dict[str, list] = entities or {}  # entity_key -> [label, chunks mentioning it]
+        self.capitals: dict[str, float] = capitals or {}  # word -> share of its mid-sentence uses that are capitalised
+        self.words: dict[str, int] = words or {}  # word -> occurrences (the speller's vocabulary)
 
     @classmethod
-    def build(cls, ids: list[str], texts, article_ids: list[str], published: list[int]) -> "LexicalIndex":
-        """`texts` may be a generator that fills `ids`, `article_ids` and `published` as it goes.
+    def build(cls, ids: list[str], texts, article_ids: list[str], published: list[int], entities: dict | None = None) -> "LexicalIndex":
+        """`texts` may be a generator that fills `ids`, `article_ids`, `published` (and `entities`) as it goes.
 
         Documents are kept as vocabulary ids, not token strings (one short string object per
         token): the build takes half the memory, measured on a 1k-chunk index, same scores.
@@ -77,7 +120,32 @@ class LexicalIndex:
         retriever = bm25s.BM25()
         if corpus:
             retriever.index((corpus, vocab), show_progress=False)
-        return cls(ids, article_ids, published, retriever)
+        return cls(ids, article_ids, published, retriever, entities)
+
+    def spell(self, word: str) -> str | None:
+        """The corpus word one edit away from `word` when the corpus does not have `word` itself.
+
+        Edits are deletions on either side (so insertions, deletions, substitutions and adjacent
+        transpositions: "califronia" -> "california", "departmnet" -> "department"); the most
+        frequent wins. None when `word` is known, shorter than five letters, or has no near word.
+        """
+        word = word.lower()
+        if len(word) < 5 or not word.isalpha() or word in self.words or not self.words:
+            return None
+        if not hasattr(self, "_deletes"):
+            index: dict[str, list[str]] = {}
+            for w in self.words:
+                if len(w) >= 4:
+                    for k in {w, *(w[:i] + w[i + 1 :] for i in range(len(w)))}:
+                        index.setdefault(k, []).append(w)
+            self._deletes = index
+        found = {c for k in {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))} for c in self._deletes.get(k, ())}
+        return max(sorted(found), key=lambda w: self.words[w]) if found else None
+
+    def entity_label(self, text: str) -> str | None:
+        """The label the corpus most often gives `text` as an entity (any case), or None."""
+        rec = self.entities.get(entity_key(text))
+        return rec[0] if rec else None
 
     def search(self, query: str, k: int, mask: np.ndarray | None = None) -> list[LexicalHit]:
         """Top-k rows by BM25; `mask` (bool per row) applies filters before ranking."""
@@ -126,7 +194,8 @@ class LexicalIndex:
         tmp = folder / "bm25.tmp"
         if self.ids:
             self.bm25.save(str(tmp))
-        meta = {"stamp": stamp, "ids": self.ids, "article_ids": list(self.article_ids), "published": self.published.tolist()}
+        meta = {"stamp": stamp, "ids": self.ids, "article_ids": list(self.article_ids), "published": self.published.tolist(),
+                "entities": self.entities, "capitals": self.capitals, "words": self.words}
         (tmp / "assay.json").parent.mkdir(parents=True, exist_ok=True)
         (tmp / "assay.json").write_text(json.dumps(meta))
         final = folder / "bm25"
@@ -147,6 +216,6 @@ class LexicalIndex:
             import bm25s
 
             retriever = bm25s.BM25.load(str(path)) if meta["ids"] else bm25s.BM25()
-            return cls(meta["ids"], meta["article_ids"], meta["published"], retriever)
+            return cls(meta["ids"], meta["article_ids"], meta["published"], retriever, meta.get("entities"), meta.get("capitals"), meta.get("words"))
         except (OSError, ValueError, KeyError):
             return None

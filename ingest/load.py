@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .article import META_KEYS, Article, Block, LoadError
 from .files import DEFAULT_MAX_BYTES, article_id, decode, normalise_text, read_bytes
+from .split import sentence_spans
 
 # Bounds that keep hostile inputs cheap without touching real articles (in the 8,900 shared files the
 # longest paragraph is ~77,000 characters, the longest heading 143, the longest metadata value ~220).
@@ -63,7 +64,7 @@ def load_article(path: str | Path, root: str | Path | None = None, *, max_bytes:
         pieces = _from_markdown(body) if suffix in (".md", ".markdown") else _from_plain(body, meta)
         if not pieces and _DEEP_QUOTE.search(body):  # markdown-it drops text nested past its depth limit
             pieces = _from_markdown(_DEEP_QUOTE.sub("", body))
-    pieces = _bounded([pc for pc in pieces if not _is_debris(pc)])
+    pieces = _structure(_bounded([pc for pc in pieces if not _is_debris(pc)]))
     if not pieces:
         raise LoadError(where, "no article text left after cleaning (only markup or page debris)")
     if not meta.get("title"):
@@ -210,14 +211,21 @@ def _markdown():
     return MarkdownIt("commonmark").enable("table")
 
 
+# A line of only spaces, no-break spaces or zero-width marks: blank to a reader, not to markdown-it (in 1,449
+# of the 8,846 White House files such lines were all that separated paragraphs: whole articles became one).
+_BLANKISH_LINE = re.compile(r"(?m)^(?:[^\S\n]|[\u200b\u200c\u200d\u2060\ufeff])+$")
+
+
 def _from_markdown(src: str, _md=None) -> list[Piece]:
     """Markdown -> pieces, via markdown-it tokens (lists flattened, tables linearised)."""
     md = _md or _markdown()
+    src = _BLANKISH_LINE.sub("", src)
     tokens = md.parse(src)
     pieces: list[Piece] = []
     item_depth, prefix, heading_level, max_level = 0, "", 0, 0
     table: list[list[str]] | None = None
-    for tok in tokens:
+    glue = False  # the next paragraph continues the code line before it (see code_block below)
+    for i, tok in enumerate(tokens):
         t = tok.type
         if t == "heading_open":
             heading_level = int(tok.tag[1])
@@ -235,6 +243,7 @@ def _from_markdown(src: str, _md=None) -> list[Piece]:
             table = None
         elif t == "inline":
             text = _inline(tok)
+            before = len(pieces)
             if table is not None and table:
                 table[-1].append(text)
             elif heading_level:
@@ -247,15 +256,27 @@ def _from_markdown(src: str, _md=None) -> list[Piece]:
             else:
                 level = min(6, max_level + 1) if max_level else 2
                 lead, rest = _bold_lead(tok)
-                if _heading_like(lead) and not rest:
+                titled = bool(lead) and (_heading_like(lead) or _long_title(lead))
+                if titled and not rest:
                     pieces.append(("heading", lead, level))
-                elif _heading_like(lead) and rest:  # "**Heading**" on its own line, text below it
+                elif titled and rest:  # "**Heading**" on its own line, text below it
                     pieces += [("heading", lead, level), ("para", rest, 0)]
+                elif lead and rest:  # a bold line of its own is never run into the text below it
+                    pieces += [("para", lead, 0), ("para", rest, 0)]
                 else:
                     pieces.append(("para", text, 0))
+            if glue and before and len(pieces) == before + 1 and pieces[-1][0] == "para" \
+                    and pieces[-2][0] in ("para", "item"):
+                pieces[-2:] = [(pieces[-2][0], f"{pieces[-2][1]} {pieces[-1][1]}", 0)]
+            glue = False
         elif t == "code_block":
-            # Indentation in converted web pages is layout, not code: parse it as markdown again.
+            # Indentation in converted web pages is layout, not code: parse it as markdown again. A paragraph
+            # whose first line alone is indented ("     But processed critical minerals ... face\nsignificant
+            # global ...") is one code line plus a paragraph to markdown-it: the two are joined back.
             pieces += _from_markdown(textwrap.dedent(tok.content), md)
+            after = tokens[i + 1] if i + 1 < len(tokens) else None
+            glue = (after is not None and after.type == "paragraph_open" and tok.level == after.level == 0
+                    and bool(tok.map) and bool(after.map) and after.map[0] == tok.map[1])
         elif t == "fence":
             pieces.append(("para", _clean(tok.content), 0))
         elif t == "html_block":
@@ -268,7 +289,9 @@ def _inline(tok, children=None) -> str:
     parts = []
     for c in tok.children or [] if children is None else children:
         if c.type == "text":
-            parts.append(re.sub(r"\*\*+|__+", "", c.content))  # unmatched "**" that markdown left as text
+            # Emphasis markers markdown left as text ("Policy. * *It is", "Purpose*.* From"): debris, never meant
+            # to be read (in the shared corpora every literal "*" of the loaded text was one).
+            parts.append(re.sub(r"\*+|__+", "", c.content))
         elif c.type == "code_inline":
             parts.append(c.content)
         elif c.type in ("softbreak", "hardbreak"):
@@ -285,17 +308,41 @@ def _unlink(s: str) -> str:
     return re.sub(r"\]\(\s*(?:https?:|mailto:|/)\S*", "", s)
 
 
+_BREAKS = ("softbreak", "hardbreak")
+
+
 def _bold_lead(tok) -> tuple[str, str]:
-    """(bold first line, the rest) when a paragraph opens with a line that is entirely bold, else ("", "")."""
+    """(bold first line, the rest) when a paragraph opens with a line that is entirely bold (or an italic title
+    line ending in a line break), else ("", "")."""
     if re.fullmatch(r"\s*(\*\*|__)(?:(?!\1).)+?\1\s*", tok.content, re.S):  # also unparsed "**X **"
         return _inline(tok), ""
-    kids = tok.children or []
-    if len(kids) < 4 or kids[0].type != "strong_open":
+    kids = [k for k in tok.children or [] if k.type != "text" or k.content]  # "" left by "**" with no match
+    if len(kids) >= 4 and kids[0].type == "strong_open":
+        close = next((i for i, k in enumerate(kids) if k.type == "strong_close"), 0)
+        if close + 1 < len(kids) and kids[close + 1].type in _BREAKS:
+            return _inline(tok, kids[: close + 1]), _inline(tok, kids[close + 2:])
+    if len(kids) >= 4 and kids[0].type == "em_open":  # "*Federal Commitments*  \nThe federal government ..."
+        close = next((i for i, k in enumerate(kids) if k.type == "em_close"), 0)
+        lead = _inline(tok, kids[: close + 1])
+        if close + 1 < len(kids) and kids[close + 1].type in _BREAKS and _heading_like(lead):
+            return lead, _inline(tok, kids[close + 2:])
+    if not tok.content.lstrip().startswith(("**", "__")):
         return "", ""
-    close = next((i for i, k in enumerate(kids) if k.type == "strong_close"), 0)
-    if close + 1 < len(kids) and kids[close + 1].type in ("softbreak", "hardbreak"):
-        return _inline(tok, kids[: close + 1]), _inline(tok, kids[close + 2:])
+    # A bold title whose closing "**" markdown could not pair because it sits on a line of its own
+    # ("**DELIVERING ON OUR PARTNERSHIP  \n**  \nThis year, ...", "**Joint Initiatives with Jamaica** **and
+    # Kenya  \n**  \nThe United States ..."): the title is everything before that line.
+    closer = next((i for i in range(1, len(kids) - 1) if kids[i - 1].type in _BREAKS and kids[i].type == "text"
+                   and kids[i].content.strip() in ("**", "__") and kids[i + 1].type in _BREAKS), 0)
+    lead = _inline(tok, kids[: closer - 1]) if closer else ""
+    if lead and (_heading_like(lead) or _long_title(lead)):
+        return lead, _inline(tok, kids[closer + 2:])
     return "", ""
+
+
+def _long_title(s: str) -> bool:
+    """A title too long for _heading_like but still a title: unpunctuated, at most 25 words, Title Case."""
+    return (len(s) <= MAX_HEADING_CHARS and len(s.split()) <= 25 and not s.endswith(_TERMINAL)
+            and not _BULLET.match(s) and _title_case(s, 0.6))
 
 
 def _strip_tags(fragment: str) -> str:
@@ -303,11 +350,43 @@ def _strip_tags(fragment: str) -> str:
     return _clean(_unlink(html.unescape(re.sub(r"<[^>]*>", " ", fragment))))
 
 
+# Footnote markers in table cells (statistical tables converted from PDF: superscripts became plain text):
+# "e" (estimated) after a year or a label, "E" never (it is a value: "net exporter"), numbers after a label
+# ("Reserves 11", "kilogram: 6", "Imports: e, 4", "reliance 7 as a ..."), numbers before a value ("12 16,000").
+_YEAR_E = re.compile(r"\b((?:19|20)\d\d)\s?e\b")
+_LABEL_MARKS = re.compile(r"(?<=[^\W\d_]|[:)])\s+(?:e|\d{1,2})(?:,\s*(?:e|\d{1,2}))*$")
+_LABEL_INNER_MARK = re.compile(r"(?<=[a-z]) \d{1,2}(?= [a-z])")
+_VALUE_MARK = re.compile(r"^\d{1,2} (?=[<>~$]?\d[\d,.]*%?$)")
+# Evidence that a table carries footnote markers at all: "2024 e", a label ending in a lone "e" or in a number
+# right after its colon ("Imports: e, 4", "kilogram: 6"), a value led by one ("12 16,000").
+_FOOTNOTED = re.compile(r"\b(?:19|20)\d\d\s?e$|[^\W\d_:]\s?:?\s(?:e|e,\s*\d{1,2})$|:\s?\d{1,2}$"
+                        r"|^\d{1,2} \d{1,3}(?:,\d{3})+$")
+# Row labels that head a statistical table's own rows: they end any group opened above them
+# ("Consumption, apparent, ..." after the "Exports: / Metals:" rows is not an export metal).
+_TOP_ROWS = re.compile(r"(?i)(?:production|imports?|exports?|consumption|prices?|employment|stocks|shipments|"
+                       r"net import reliance|(?:world |grand )?total|reserves|capacity|sales|receipts)\b")
+
+
+def _unmark(cell: str, value: bool) -> str:
+    """A table cell without its footnote markers."""
+    if value:
+        return _VALUE_MARK.sub("", cell)
+    cell = _YEAR_E.sub(r"\1", cell)
+    return _LABEL_INNER_MARK.sub("", _LABEL_MARKS.sub("", cell)).strip()
+
+
 def _linearise(rows: list[list[str]]) -> list[Piece]:
-    """Table -> one self-contained 'row' piece per data row: 'label: header: value; header: value'."""
+    """Table -> one self-contained 'row' piece per data row: 'group — label: header: value; header: value'.
+
+    A row with only a label ("Imports:", "Metals:") names the rows below it; a label that heads a table's
+    own rows ("Exports:", "Consumption, apparent, ...") closes the groups above it; footnote markers are
+    dropped when the table shows them (see _FOOTNOTED)."""
     if not rows:
         return []
     header, body = list(rows[0]), [list(r) for r in rows[1:]]
+    if any(_FOOTNOTED.search(c) for r in rows for c in r if c):
+        header = [_unmark(h, False) for h in header]
+        body = [[_unmark(c, j > 0) for j, c in enumerate(r)] for r in body]
     # A second header row: blank label under the header, or wordy cells under duplicated headers.
     if body and any(body[0][1:]) and (not body[0][0] or (len(set(header[1:])) < len(header[1:])
                                                         and not any(re.search(r"\d", c) for c in body[0]))):
@@ -316,14 +395,18 @@ def _linearise(rows: list[list[str]]) -> list[Piece]:
     pieces: list[Piece] = []
     if header and header[0]:
         pieces.append(("para", header[0], 0))  # the corner cell usually names the table
-    group = ""
+    groups: list[str] = []
     for cells in body:
         label, values = (cells[0] if cells else ""), cells[1:]
         pairs = [f"{h}: {v}" if h else v for h, v in zip(header[1:] + [""] * len(values), values) if v]
+        top = bool(_TOP_ROWS.match(label))
         if not pairs:
-            group = label  # a row with only a label names the rows below it
+            # A group of its own table's rows starts afresh; any other group nests in the open one.
+            groups = [*([] if top or not groups else groups[:1]), label.rstrip(":").strip()] if label else []
             continue
-        name = f"{group} — {label}" if group and label else (label or group)
+        if top:
+            groups = []
+        name = " — ".join([*groups, label] if label else groups)
         pieces.append(("row", _clean(f"{name}: {'; '.join(pairs)}" if name else "; ".join(pairs)), 0))
     return pieces
 
@@ -635,6 +718,257 @@ def _strip_furniture(pages: list[str]) -> list[str]:
                 if key(lines[i]) in repeated or re.fullmatch(r"(?i)\W*(?:page\s*)?\d{1,4}(?:\s*of\s*\d+)?\W*", lines[i].strip())}
         out.append("\n".join(line for i, line in enumerate(lines) if i not in drop))
     return out
+
+
+# ---------------------------------------------------------------- structure inside paragraphs
+#
+# What every format leaves inside its paragraphs: run-in headings ("Sec. 3. Section 232 Investigation. (a) The
+# Secretary ..."), lettered and numbered sub-clauses run together ("As used in this order: (a) The term ...
+# (b) The term ..."), and memo headers and signature blocks that are not sentences to quote.
+
+
+def _structure(pieces: list[Piece]) -> list[Piece]:
+    """Run-in headings split off, sub-clauses made items, memo headers and signature blocks marked furniture."""
+    levels = [lv for kind, _t, lv in pieces if kind == "heading"]
+    level = min(6, max(levels) + 1) if levels else 2
+    out: list[Piece] = []
+    for kind, text, lv in _split_sections(pieces):
+        if kind == "para" and (run_in := _run_in_heading(text)):
+            head, text = run_in
+            out.append(("heading", head, level))
+            if not text:
+                continue
+        elif kind == "para" and _numbered_heading(text):
+            out.append(("heading", text, level))
+            continue
+        if kind in ("para", "item") and len(text) >= 40 and _CLAUSE_START.search(text):
+            parts = _clauses(text)
+            if parts:
+                lead, items = parts
+                if lead:
+                    out.append((kind, lead, 0))
+                out += [("item", item, 0) for item in items]
+                continue
+        out.append((kind, text, lv))
+    return _mark_furniture(out)
+
+
+_SEC_NUMBER = re.compile(r"(?:Sec(?:tion)?|SEC(?:TION)?|§)\.?\s*\d{1,3}[A-Za-z]?(?:-\d{1,3})?\.\s*")
+_SMALL_WORDS = frozenset("a an and as at but by for from in into of on or over the to under upon via with".split())
+
+
+def _title_case(s: str, min_share: float = 0.5) -> bool:
+    """Most words capitalised, as in a title ("Section 232 Investigation", "Revocation of and Revisions to ...")."""
+    words = [w for w in re.findall(r"[^\W\d_][\w’'\-]*", s) if w.lower() not in _SMALL_WORDS]
+    if not words or not (s[:1].isupper() or s[:1].isdigit()):
+        return False
+    return len(words) <= 4 or sum(w[0].isupper() for w in words) >= min_share * len(words)
+
+
+def _run_in_heading(text: str) -> tuple[str, str] | None:
+    """("Sec. 3. Section 232 Investigation.", the rest) for a paragraph that opens with a numbered section title."""
+    m = _SEC_NUMBER.match(text)
+    if not m:
+        return None
+    rest = text[m.end():]
+    if not rest:
+        return text, ""
+    # Where the title ends: before the first clause ("Security.(a) The Secretary", "Revocation of Schedule F.
+    # (a) The creation": "F." reads as an initial), else at the first sentence end, else at a period before a
+    # capital ("Schedule G. Civil Service Rule VI ...").
+    ends = [x.end() for x in re.finditer(r"\.(?=\s?\((?:a|i|1|A)\)[\s(])", rest[:MAX_HEADING_CHARS])][:1]
+    spans = sentence_spans(rest)
+    ends.append(spans[0][1] if spans else len(rest))
+    ends += [x.end() for x in re.finditer(r"\.(?=\s+[A-Z])", rest[:MAX_HEADING_CHARS])]
+    for end in ends:
+        title = rest[:end].rstrip()
+        if not title.endswith(".") or len(title) > MAX_HEADING_CHARS - m.end() - 1:
+            continue
+        if len(title.split()) > (20 if end >= len(rest) else 24) or len(sentence_spans(title)) > 1:
+            continue
+        if not _title_case(title.rstrip("."), 0.6):
+            continue  # "Sec. 5. This order is effective immediately.": a sentence, not a title
+        return _clean(text[: m.end()] + title), rest[end:].strip()
+    return None
+
+
+_SEC_INSIDE = re.compile(r"(?:(?<=[.:;])|(?<=[.:;][”\"’)])) "
+                         r"(?=(?:Sec(?:tion)?|SEC(?:TION)?)\.?\s?\d{1,3}[A-Za-z]?\.\s+[A-Z0-9])")
+
+
+def _split_sections(pieces: list[Piece]) -> list[Piece]:
+    """A section that starts inside a paragraph ("... critical goods and materials. Sec. 6. Definitions. For
+    purposes of this order:") starts a paragraph of its own, so that its title becomes a heading."""
+    out: list[Piece] = []
+    for kind, text, lv in pieces:
+        if kind not in ("para", "item") or ("Sec" not in text and "SEC" not in text):
+            out.append((kind, text, lv))
+            continue
+        cuts = [m.start() + 1 for m in _SEC_INSIDE.finditer(text) if _run_in_heading(text[m.start() + 1:][:400])]
+        for a, b in zip([0, *cuts], [*cuts, len(text)]):
+            out.append((kind if a == 0 else "para", text[a:b].strip(), lv if a == 0 else 0))
+    return [pc for pc in out if pc[1]]
+
+
+_NUMBERED_HEADING = re.compile(r"(?:([IVX]{1,6})|\d{1,2})\.\s+(\S.*)")
+
+
+def _numbered_heading(text: str) -> bool:
+    """A paragraph that is only a numbered title: "II. Key Outcomes of the ...", "1. Ensuring U.S.-UK Leadership
+    in ...". Not a lettered one ("C. Kirabo Jackson, Member of ..." is a name) nor one with a colon or, after
+    a number, a comma ("1. Mayor Karen Bass, Los Angeles, CA"): those stay text."""
+    m = _NUMBERED_HEADING.fullmatch(text)
+    if not m or len(text) > 160 or text.endswith(_TERMINAL) or len(text.split()) > 20:
+        return False
+    title = m.group(2)
+    if ":" in title or "@" in title or re.search(r"\d{2}", title) or (not m.group(1) and "," in title):
+        return False
+    return _title_case(title, 0.7)
+
+
+_CLAUSE = re.compile(r"(?:^|(?<=[.:;] )|(?<=[.:;][”\"’)] )|(?<=; and )|(?<=; or )|(?<=, and )|(?<=, or ))"
+                     r"\(((?:[a-z]|[A-Z]|\d{1,2}|[ivx]{1,5}))\)(?= \S)")
+_CLAUSE_START = re.compile(r"^\(|\((?:a|i|1|A)\) ")  # no sequence can start without one (a cheap pre-check)
+_ROMAN = {r: i + 1 for i, r in enumerate(
+    "i ii iii iv v vi vii viii ix x xi xii xiii xiv xv xvi xvii xviii xix xx".split())}
+
+
+def _clause_types(label: str) -> list[tuple[str, int]]:
+    """(sequence kind, position) readings of a marker: "i" is both the 9th letter and roman 1."""
+    out = []
+    if len(label) == 1 and label.islower():
+        out.append(("a", ord(label) - 96))
+    if label in _ROMAN:
+        out.append(("i", _ROMAN[label]))
+    if label.isdigit():
+        out.append(("1", int(label)))
+    if len(label) == 1 and label.isupper():
+        out.append(("A", ord(label) - 64))
+    return out
+
+
+def _clauses(text: str) -> tuple[str, list[str]] | None:
+    """(lead-in, [clause, ...]) when text runs sequential markers together, each opening a clause
+    ("... this order: (a) The term ... (b) The term ...", "(i) ...; (ii) ...; and (iii) ..."), else None.
+
+    Nested sequences ((i), (ii) inside (b)) become items too: one clause per item reads best, and
+    the markers keep the nesting visible. A marker that continues no sequence ("subsection (a) of")
+    or a sequence of one ("(a)" with no "(b)") is left in the text."""
+    stack: list[tuple[list, list[int]]] = []  # ([(kind, last position), ...] readings, marker offsets)
+    done: list[list[int]] = []
+    marks = list(_CLAUSE.finditer(text))
+    for j, m in enumerate(marks):
+        readings = _clause_types(m.group(1))
+        if m.group(1) == "i" and any(("a", 8) in alive for alive, _o in stack):
+            # After "(h)", "(i)" is the letter when a roman list inside (h) is open ("(h) ...: (i) ...; (ii) ...
+            # (i) The Secretary ..."), else it opens one if "(ii)" comes before "(j)", another "(i)" or a new "(a)".
+            nested = any(k == "i" for k, _n in stack[-1][0])
+            later = "j" if nested else next((x.group(1) for x in marks[j + 1:]
+                                             if x.group(1) in ("a", "i", "ii", "j")), "j")
+            readings = [("i", 1)] if later == "ii" else [("a", 9)]
+        for depth in range(len(stack) - 1, -1, -1):
+            alive, offsets = stack[depth]
+            nxt = [(k, n) for k, n in readings if (k, n - 1) in alive]
+            if nxt:
+                done += [s[1] for s in stack[depth + 1:]]
+                del stack[depth + 1:]
+                alive[:] = nxt
+                offsets.append(m.start())
+                break
+        else:
+            # A sequence starts at its first marker ("(a)", "(i)", "(1)"), or anywhere at the paragraph's start
+            # (a paragraph that continues the clauses of the one before it: "(i) focus ...; (j) coordinate ...").
+            starts = [(k, n) for k, n in readings if n == 1 or m.start() == 0]
+            if starts:
+                # A list of a kind already open starts over: close it (and what is nested in it), which also
+                # keeps the stack at most a few sequences deep on any input.
+                kinds = {k for k, _n in starts}
+                same = next((d for d, (alive, _o) in enumerate(stack) if kinds & {k for k, _n in alive}), None)
+                if same is not None:
+                    done += [s[1] for s in stack[same:]]
+                    del stack[same:]
+                stack.append((starts, [m.start()]))
+    done += [s[1] for s in stack]
+    cuts = sorted(o for offsets in done if len(offsets) >= 2 for o in offsets)
+    if not cuts:
+        return None
+    lead = text[: cuts[0]].strip()
+    items = [text[a:b].strip() for a, b in zip(cuts, [*cuts[1:], len(text)])]
+    return lead, [i for i in items if i]
+
+
+# Furniture: text that is part of the document but not a sentence of it.
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+_DATE = rf"(?:{_MONTH}\s+\d{{1,2}},\s+\d{{4}}|\d{{1,2}}\s+{_MONTH}\s+\d{{4}})"
+_PLACE = r"(?:[A-Z][\w’'.\-]+(?:\s+[A-Z][\w’'.\-]+){0,3})(?:,\s+[A-Z][\w’'.\-]+(?:\s+[A-Z][\w’'.\-]+){0,3})?"
+_CAPS_NAME = r"(?:[A-Z][A-Z’'\-]+|[A-Z]\.)(?:\s+(?:[A-Z][A-Z’'\-]+,?|[A-Z]\.|JR\.|SR\.))+"
+_FURNITURE = re.compile("|".join((
+    r"SUBJECT:\s*\S.{0,300}",
+    rf"(?:{_CAPS_NAME}\s+)?THE WHITE HOUSE,?(?:\s+{_DATE}\.?)?",  # "JOSEPH R. BIDEN JR. THE WHITE HOUSE, May 4, 2021."
+    rf"{_DATE}\.?(?:\s+{_PLACE})?",  # a dateline: "April 15, 2025.", "May 20, 2023 Hiroshima, Japan"
+    r"\d{1,2}:\d{2}\s*[AaPp]\.?[Mm]\.?(?:\s+[A-Z]{2,4})?\.?",  # a transcript's time stamp: "4:19 P.M. EST"
+    r"For the (?:Government|Governments|People|State|Republic|Kingdom) of\b[^.!?]{1,150}:",
+)))
+_SIGNATURE = re.compile(rf"{_CAPS_NAME}(?:\s+[A-Z][^.!?:;]{{0,160}})?")  # "DONALD J. TRUMP", "JOSEPH R. BIDEN JR. ..."
+_INITIAL = re.compile(r"(?<![A-Z])[A-Z]\.(?=\s)|\b[JS]R\.")
+
+
+def _is_furniture(text: str, after_memo: bool = False) -> bool:
+    """A memo header, signature, dateline or time stamp (never a sentence of the article)."""
+    if len(text) > 2000:
+        return False
+    if _FURNITURE.fullmatch(text):
+        return True
+    if re.match(r"MEMORANDUM FOR\b", text) or (after_memo and text.startswith("THE ")):
+        # The address block of a memorandum (and its continuation), in capitals ("The DIRECTOR OF ..." slips in).
+        return sum(c.islower() for c in text) <= 0.05 * sum(c.isalpha() for c in text)
+    return bool(_SIGNATURE.fullmatch(text)) and bool(_INITIAL.search(text)) and len(text) <= 200
+
+
+def _signature_line(text: str) -> bool:
+    """A line of a signature block: names and titles, no sentence punctuation ("Sincerely,", "President Prime
+    Minister", "Donald J. Trump Anthony Albanese", "United States of America:")."""
+    if len(text) > 400 or ":" in text[:-1]:
+        return False
+    bare = re.sub(r"\b(?:[A-Z]|Jr|Sr|JR|SR)\.", "", text)  # initials are not sentence ends
+    return not re.search(r"[.!?;]", bare) and _title_case(bare.strip(" ,:") or "x", 0.7)
+
+
+def _mark_furniture(pieces: list[Piece]) -> list[Piece]:
+    """Paragraphs that are memo headers, signatures or datelines -> 'furniture'; so are the names and titles
+    of a signature block at the end of the article, when a signature or dateline is among them."""
+    out = list(pieces)
+    prev_memo = False
+    for i, (kind, text, lv) in enumerate(out):
+        if kind == "para" and _is_furniture(text, prev_memo):
+            out[i] = ("furniture", text, 0)
+            prev_memo = text.startswith(("MEMORANDUM FOR", "THE ")) and not text.startswith("THE WHITE HOUSE")
+        else:
+            prev_memo = False
+    tail = len(out)
+    while tail > 0 and len(out) - tail < 8 and (out[tail - 1][0] == "furniture"
+                                                 or out[tail - 1][0] == "para" and _signature_line(out[tail - 1][1])):
+        tail -= 1
+    # In that tail, a name or title line is furniture when a signature or dateline follows it ("Sincerely," before
+    # "JOSEPH R. BIDEN JR.") or when it follows "For the Government of ...:" or a dateline that opens a list of
+    # signatories ("September 21, 2023" before "President ... of ..."). Not after "THE WHITE HOUSE" and its date:
+    # what comes after those is an annex, not a signature.
+    opened, last_anchor = False, max((i for i in range(tail, len(out)) if out[i][0] == "furniture"), default=-1)
+    for i in range(tail, len(out)):
+        kind, text, _lv = out[i]
+        if kind == "furniture":
+            if text.startswith("For the ") or (re.match(_DATE, text) and not _dated_by_house(out, i)):
+                opened = True
+            elif "WHITE HOUSE" in text or re.match(_DATE, text) or _SIGNATURE.fullmatch(text):
+                opened = False
+        elif opened or i < last_anchor:
+            out[i] = ("furniture", text, 0)
+    return out
+
+
+def _dated_by_house(pieces: list[Piece], i: int) -> bool:
+    """Whether the dateline at pieces[i] is the date of a "THE WHITE HOUSE," line just before it."""
+    return i > 0 and "WHITE HOUSE" in pieces[i - 1][1]
 
 
 # ---------------------------------------------------------------- assembly

@@ -11,6 +11,7 @@ from .article import Article, LoadError
 from .files import article_id, iter_article_paths
 from .config import Settings
 from .index import Index
+from .nlp import entities
 from .split import Chunk, TokenCounter, split_article
 
 def flush_chunks(settings: Settings) -> int:
@@ -34,6 +35,7 @@ class Summary:
     tokens_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    nlp_seconds: float = 0.0  # named-entity analysis of the chunks (stored with them)
 
     @property
     def changed(self) -> bool:
@@ -188,10 +190,13 @@ class Ingestor:
         t = time.perf_counter()
         vectors = self.encoder.encode(texts)
         s.embed_seconds += time.perf_counter() - t
+        t = time.perf_counter()
+        spans = entities([c.text for p in pending for c in p.chunks])
+        s.nlp_seconds += time.perf_counter() - t
         items, i = [], 0
         for p in pending:
             n = len(p.chunks)
-            items.append((p.article, p.chunks, vectors[i : i + n], p.file_meta))
+            items.append((p.article, p.chunks, vectors[i : i + n], p.file_meta, spans[i : i + n]))
             i += n
         self.index.write_articles(items)  # a few Chroma calls per flush, not three per article
         for p in pending:

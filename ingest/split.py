@@ -9,23 +9,78 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .article import Article
+from .article import Article, Block
 
-# Words that end with a period without ending a sentence.
-_ABBREV = {
-    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "no", "nos", "vs", "etc", "e.g", "i.e", "inc",
-    "corp", "co", "ltd", "llc", "dept", "gov", "sen", "rep", "sec", "gen", "col", "lt", "capt", "fig",
-    "approx", "est", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
-    "u.s", "u.k", "e.u", "u.n", "p.m", "a.m", "pp", "vol", "art", "para", "cf", "al", "ft", "mt",
-}
-_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9$])")
-_WORD_BEFORE = re.compile(r"(\S+)$")
+# Abbreviations that never end a sentence: titles before a name, and the words of a citation
+# ("Sec. 3", "No. 14017", "Pub. L. 117-58", "135 Stat. 429", "87 Fed. Reg. 10381", "e.g., ...").
+# Matched as written (so the word "art." ends a sentence and "Art. 5" does not); an ALL-CAPS token
+# ("MR.", "SEC.") is matched capitalised.
+_NEVER_FINAL = frozenset({
+    "Mr", "Mrs", "Ms", "Messrs", "Dr", "Prof", "St", "Mt", "Ft", "Gen", "Col", "Lt", "Capt", "Cmdr", "Adm", "Sgt",
+    "Sen", "Sens", "Rep", "Reps", "Gov", "Amb", "Hon", "Rev", "Pres", "Dept", "Assn", "Ave", "Blvd",
+    "No", "Nos", "Sec", "Secs", "Art", "Arts", "Para", "Paras", "Ch", "Chs", "Cl", "Pt", "Pts", "Subch", "Subpt",
+    "Vol", "Vols", "Fig", "Figs", "Tab", "Ex", "Exh", "App", "Pub", "Fed", "Reg", "Regs", "Stat", "Supp", "Sess",
+    "Cong", "Res", "Doc", "Ord", "Op", "Cir", "Amend", "Approx", "Est",
+    "Jan", "Feb", "Mar", "Apr", "Jun", "Jul", "Aug", "Sep", "Sept", "Oct", "Nov", "Dec",
+    "e.g", "i.e", "vs", "cf", "viz", "pp", "id", "Id", "approx", "sec", "secs", "no", "nos", "para", "paras", "ch",
+    "cl", "vol",
+})
+# Abbreviations that may end a sentence ("... by Acme Inc. The company ...", "... in Washington, D.C. The
+# two leaders ..."): a boundary only when a word that opens sentences follows. Dotted initialisms
+# ("U.S.", "U.S.C.", "C.F.R.", "a.m.") count as these too.
+_MAYBE_FINAL = frozenset({"Inc", "Co", "Corp", "Ltd", "LLC", "PLC", "Bros", "Jr", "Sr", "etc", "al", "seq", "seqq"})
+_OPENERS = frozenset({
+    "the", "this", "that", "these", "those", "it", "its", "in", "on", "at", "as", "by", "for", "from", "to",
+    "with", "we", "i", "he", "she", "they", "you", "our", "their", "his", "her", "a", "an", "and", "but", "or",
+    "if", "when", "while", "after", "before", "during", "since", "today", "there", "here", "each", "both",
+    "all", "some", "many", "most", "such", "under", "through", "however", "also", "additionally", "moreover",
+    "furthermore", "meanwhile", "finally", "together", "yesterday", "tomorrow", "now", "thus", "so", "then",
+})
+# A sentence ends at . ! ? (and closing quotes or brackets) before a capital, a digit, "$", "§" or an
+# enumerator such as "(a) " or "(iv) ".
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9$§]|\((?:[a-z]{1,5}|\d{1,3})\)\s)")
+_DASHES = re.compile(r"[-‐‑–—/]")
+_WORD_AFTER = re.compile(r"[\"'“‘(\[]?([^\W\d_]+)")
+# An enumeration or section number opening a sentence: "1.", "IV.", "a.", "Sec. 2.", "Section 4a."
+_MARKER = re.compile(r"(?:(?:Sec(?:tion)?|SEC(?:TION)?|Art(?:icle)?|Part|Chapter|Title)\.?\s+)?"
+                     r"(?:\d{1,3}[A-Za-z]?|[IVXLC]{1,6}|[A-Za-z])\.")
+
+
+def _ends_sentence(segment: str, cut: int, m: re.Match) -> bool:
+    """Whether the boundary candidate `m` (after segment[cut:]) really ends a sentence."""
+    dot = m.start()
+    if segment[dot] != ".":
+        return True
+    # The word before the period (found backwards: a long sentence must not be rescanned per candidate).
+    space = max(segment.rfind(" ", cut, dot), cut - 1)
+    raw = segment[space + 1 : dot].rstrip(".!?").lstrip("(\"'“‘[")
+    if not raw:
+        return True
+    raw = _DASHES.split(raw)[-1] or raw  # "Minneapolis-St.", "overturned—Dr. Cooper"
+    if dot - cut < 16 and _MARKER.fullmatch(segment[cut : dot + 1].strip()):
+        return False  # "1." / "Sec. 2." is the number of what follows, not a sentence
+    if raw in _NEVER_FINAL or (raw.isupper() and raw.capitalize() in _NEVER_FINAL):
+        return False
+    if len(raw) == 1 and raw.isalpha():  # an initial: "Donald J. Trump"
+        return False
+    nxt = segment[m.end() : m.end() + 1]
+    if raw in _MAYBE_FINAL or raw.capitalize() in _MAYBE_FINAL or ("." in raw and raw[0].isalpha()):
+        if not nxt.isalpha() and nxt not in "\"'“‘":
+            return False  # "19 U.S.C. 1862", "U.S.C. §", "et seq. (": the citation goes on
+        after = _WORD_AFTER.match(segment, m.end())
+        return bool(after) and after.group(1).lower() in _OPENERS
+    return True
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
-    """Sentence spans (absolute offsets) inside text[start:end], whitespace trimmed."""
+    """Sentence spans (absolute offsets) inside text[start:end], whitespace trimmed.
+
+    A period ends a sentence unless it closes an abbreviation: a title or citation word ("Sec.", "No.",
+    "Pub. L.", "Stat.", "e.g."), an initial, an enumeration number ("1.", "Sec. 2."), or an abbreviation
+    that may end a sentence ("Inc.", "U.S.", "D.C.", "U.S.C.", "et seq.") but is followed by something
+    other than a word that opens sentences ("U.S.C. 1862", "U.S. Department", "D.C. The" does end)."""
     end = len(text) if end is None else end
     if "\n" in text[start:end]:  # line breaks separate blocks and list items: always a boundary
         out, pos = [], start
@@ -36,11 +91,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     segment = text[start:end]
     spans, cut = [], 0
     for m in _BOUNDARY.finditer(segment):
-        head = segment[cut : m.start() + 1]
-        word = _WORD_BEFORE.search(head)
-        token = word.group(1).lower().rstrip(".!?") if word else ""
-        token = token.lstrip("(\"'“‘[")
-        if segment[m.start()] == "." and (token in _ABBREV or len(token) == 1 and token.isalpha()):
+        if not _ends_sentence(segment, cut, m):
             continue
         spans.append((cut, m.end()))
         cut = m.end()
@@ -66,6 +117,9 @@ class Chunk:
     heading: str
     embed_text: str
     n_tokens: int  # word pieces of embed_text, special tokens included
+    # Article offsets of the furniture blocks (memo headers, signature blocks: see article.py) inside
+    # this chunk, clipped to it: indexed and searchable, but not sentences to quote.
+    furniture: list[tuple[int, int]] = field(default_factory=list)
 
 
 class TokenCounter:
@@ -203,10 +257,17 @@ def split_article(article: Article, counter: TokenCounter, chunk_tokens: int = 2
         embed = _prefix(title_for_prefix, heading) + "\n" + body
         chunks.append(Chunk("", article.id, 0, body, start, end, heading, embed, 0))
     _fit(chunks, counter, text)
+    furniture = [b for b in article.blocks if b.kind == "furniture"]
     for i, c in enumerate(chunks):
         c.index = i
         c.id = f"{base}-{i:04d}"
+        c.furniture = _inside(furniture, c.start, c.end)
     return chunks
+
+
+def _inside(blocks: list[Block], start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) of the blocks that overlap text[start:end], clipped to it."""
+    return [(max(b.start, start), min(b.end, end)) for b in blocks if b.start < end and b.end > start]
 
 
 def _fit(chunks: list[Chunk], counter: TokenCounter, text: str) -> None:

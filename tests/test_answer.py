@@ -29,8 +29,11 @@ def _check_citations(ans, engine):
         for a, b in c.spans:
             assert c.passage_start <= a < b <= c.passage_end
     for s in ans.sentences:
-        assert engine.index.article_text(s.article_id)[s.start : s.end] == s.text
         assert s.text in ans.text
+        if s.kind == "note":  # Assay's own words ("They don't say …"): no citation, no span
+            assert not s.citations
+            continue
+        assert engine.index.article_text(s.article_id)[s.start : s.end] == s.text
 
 
 def test_partner_question_names_each_partner_with_a_blog_citation(corpus_engine):
@@ -108,8 +111,8 @@ def test_shared_question_set_meets_the_answer_bar(corpus_engine, shared_dir):
     for r in rows:
         ans = answer(r["question"], r.get("history"), engine=corpus_engine)
         _check_citations(ans, corpus_engine)
-        if not r["sources"]:
-            assert ans.abstained, (r["id"], ans.text)
+        if not r["sources"]:  # declined: abstained, or partial and saying what is missing
+            assert ans.abstained or (ans.status == "partial" and ans.missing), (r["id"], ans.text)
             continue
         retrieved = [p.article_id for p in ans.passages[:5]]
         top5 += any(s in retrieved for s in r["sources"])

@@ -72,6 +72,21 @@ def test_tiny_corpus_run_writes_everything(tiny):
     assert tiny["problems"] == []
 
 
+def test_tiny_run_rows_carry_outcomes(tiny):
+    out = tiny["base"] / "out"
+    rows = [json.loads(line) for line in (out / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        assert r["status"] in ("answered", "partial", "abstained") and r["abstained"] == (r["status"] == "abstained")
+        assert isinstance(r["confidence"], float) and isinstance(r["missing"], list)
+        assert all({"kind", "article_ids"} <= set(s) for s in r["sentences"])
+        assert r["metrics"]["partial"] in (0.0, 1.0)
+    assert rows[3]["metrics"]["false_abstention"] is None and rows[3]["metrics"]["declined_ok"] in (0.0, 1.0)
+    summary = tiny["summary"]
+    assert {"decline_f1", "abstention_f1", "false_decline_rate"} <= set(summary["abstention"])
+    assert summary["squad"]["n_has_ans"] == 3 and summary["squad"]["n_no_ans"] == 1
+    assert (out / "decline_threshold.png").is_file()  # rows carry confidences and one question is unanswerable
+
+
 def test_question_that_raises_becomes_an_error_row():
     q = Question(id="x", kind="facts", question="Anything?", facts=[["a"]], sources=["a.md"])
     rows = run_eval([q, q], engine=object(), workers=2, progress=False)  # object() has no .retrieve

@@ -149,3 +149,300 @@ def test_aggregate_reads_flat_keys_bools_and_kind_fallback():
     s = m.aggregate(rows, ["answered"])
     assert s["means"]["answered"] == 0.5
     assert s["abstention"]["abstention_precision"] == 1.0 and s["abstention"]["abstention_recall"] == 1.0
+
+
+# --- outcomes: answered | partial | abstained ------------------------------------------------
+
+JOBS = [["how many jobs", "jobs"]]  # a question's `missing`: one group of alternatives
+
+
+def test_declined_ok():
+    assert m.declined_ok("abstained", GOLD, [], JOBS) is None  # answerable: undefined
+    assert m.declined_ok("abstained", [], [], JOBS) == 1.0
+    assert m.declined_ok("answered", [], ["how many jobs"], JOBS) == 0.0  # answered: never ok, whatever it says
+    assert m.declined_ok("partial", [], ["how many jobs the E-VAC plant will create"], JOBS) == 1.0
+    assert m.declined_ok("partial", [], [], JOBS) == 0.0  # partial that does not say what is missing
+    assert m.declined_ok("partial", [], ["the opening date"], JOBS) == 0.0
+    # the note sentences count as well as `missing`, normalised like facts
+    assert m.declined_ok("partial", [], ["", "They don\u2019t say how many JOBS it creates."], JOBS) == 1.0
+    # ANY group is enough
+    assert m.declined_ok("partial", [], ["Nevada"], [["why", "reason"], ["nevada"]]) == 1.0
+    assert m.declined_ok("partial", [], [], []) == 1.0  # no `missing` on the question: any partial counts
+
+
+def test_false_abstention_and_partial():
+    assert m.false_abstention("abstained", GOLD) == 1.0
+    assert m.false_abstention("partial", GOLD) == 0.0 and m.false_abstention("answered", GOLD) == 0.0
+    assert m.false_abstention("abstained", []) is None
+    assert m.partial("partial") == 1.0
+    assert m.partial("answered") == 0.0 and m.partial("abstained") == 0.0
+
+
+def test_answer_first():
+    facts = [["$6 million", "6 million"], ["Imperial County"]]
+    lead = [("answer", "The CEC gave $6 million [1]."), ("support", "It is in Imperial County.")]
+    assert m.answer_first(lead, facts, "answered", GOLD) == 1.0
+    late = [("answer", "BHE Renewables runs a demo plant."), ("support", "The CEC gave 6 million dollars.")]
+    assert m.answer_first(late, facts, "answered", GOLD) == 0.0  # the fact is there, but not first
+    # a note is not quoted: it neither leads nor blocks the first quoted sentence
+    noted = [("note", "They don't say Imperial County."), ("answer", "BHE got $6 million.")]
+    assert m.answer_first(noted, facts, "partial", GOLD) == 1.0
+    assert m.answer_first([("note", "They don't say $6 million.")], facts, "partial", GOLD) == 0.0
+    # lists: the lead-in plus the first item are the first sentence
+    states = [["Texas"], ["Florida"]]
+    listed = [("answer", "The suppliers are in these states:"), ("item", "Texas"), ("item", "Florida")]
+    assert m.answer_first(listed, states, "answered", GOLD) == 1.0
+    second = [("answer", "The suppliers are in these states:"), ("item", "Ohio"), ("item", "Florida")]
+    assert m.answer_first(second, states, "answered", GOLD) == 0.0
+    assert m.answer_first([("item", "Florida"), ("item", "Ohio")], states, "answered", GOLD) == 1.0
+    assert m.answer_first([("answer", "Texas [1]")], states, "answered", GOLD) == 1.0  # markers stripped
+    # undefined: unanswerable, abstained, no facts
+    assert m.answer_first(lead, facts, "answered", []) is None
+    assert m.answer_first([], facts, "abstained", GOLD) is None
+    assert m.answer_first(lead, [], "answered", GOLD) is None
+    assert m.answer_first([], facts, "answered", GOLD) == 0.0
+
+
+def test_nongold_share():
+    s = [("answer", ["sub/a.md"]), ("support", ["x.md"]), ("item", ["x.md", "b.md"]), ("support", []),
+         ("note", [])]  # x.md only and uncited count; the note is not a quoted sentence
+    assert m.nongold_share(s, GOLD, "answered") == 0.5
+    assert m.nongold_share([("answer", ["a.md"])], GOLD, "partial") == 0.0
+    assert m.nongold_share([("answer", ["x.md"]), ("support", ["y.md"])], GOLD, "answered") == 1.0
+    assert m.nongold_share(s, [], "answered") is None
+    assert m.nongold_share(s, GOLD, "abstained") is None
+    assert m.nongold_share([("note", [])], GOLD, "partial") is None  # nothing quoted
+
+
+def test_correct_and_squad():
+    # answerable: correct needs every fact and no abstention; squad is fact coverage (0 if abstained)
+    assert m.correct("answered", GOLD, 1.0, None) == 1.0
+    assert m.correct("partial", GOLD, 1.0, None) == 1.0  # a partial answer's quoted part can hold every fact
+    assert m.correct("answered", GOLD, 0.5, None) == 0.0
+    assert m.correct("abstained", GOLD, None, None) == 0.0
+    assert m.correct("answered", GOLD, None, None) is None  # answerable but without facts
+    assert m.squad("answered", GOLD, 0.5, None) == 0.5
+    assert m.squad("abstained", GOLD, 0.0, None) == 0.0
+    # unanswerable: both are declined_ok
+    for fn in (m.correct, m.squad):
+        assert fn("abstained", [], None, 1.0) == 1.0
+        assert fn("answered", [], None, 0.0) == 0.0
+
+
+def test_f1_and_decline_scores():
+    assert m.f1(1.0, 0.5) == pytest.approx(2 / 3)
+    assert m.f1(0.0, 0.0) == 0.0 and m.f1(None, 1.0) is None
+    scores = m.abstention_scores([True, True, False, True, False], [True, True, True, False, False])
+    assert scores["abstention_f1"] == pytest.approx(2 / 3)
+    # declined = abstained or partial: 3 unanswerable (2 declined), 2 answerable (1 declined)
+    d = m.decline_scores([True, True, False, True, False], [True, True, True, False, False])
+    assert d == {"decline_precision": pytest.approx(2 / 3), "decline_recall": pytest.approx(2 / 3),
+                 "decline_f1": pytest.approx(2 / 3), "false_decline_rate": 0.5, "declined": 3}
+
+
+def test_row_status_and_is_declined():
+    assert m.row_status({"abstained": True, "status": "answered"}) == "abstained"  # abstained wins
+    assert m.row_status({"abstained": False, "status": "partial"}) == "partial"
+    assert m.row_status({"abstained": False}) == "answered"  # rows from before statuses
+    assert m.is_declined("partial") and m.is_declined("abstained") and not m.is_declined("answered")
+
+
+def test_squad_split():
+    s = m.squad_split([1.0, 0.5, None, 1.0, 0.0], [False, False, False, True, True])
+    assert s == {"has_ans": 0.75, "no_ans": 0.5, "overall": 0.625, "n_has_ans": 2, "n_no_ans": 2}
+    assert m.squad_split([], [])["has_ans"] is None
+
+
+def test_decline_curve_and_run_threshold():
+    statuses = ["answered", "answered", "partial", "answered"]
+    conf = [0.9, 0.3, 0.2, 0.5]
+    unans = [False, True, True, False]
+    curve = m.decline_curve(statuses, conf, unans, [0.0, 0.4, 0.6, 1.0])
+    assert curve[0] == (0.0, 1.0, 0.5)  # only the partial declines
+    assert curve[1] == (0.4, 1.0, 1.0)  # + the 0.3 answer
+    assert curve[2] == (0.6, pytest.approx(2 / 3), 1.0)  # + the 0.5 answer (answerable)
+    assert curve[3] == (1.0, 0.5, 1.0)  # everything declined
+    assert m.run_threshold(statuses, conf) == 0.3
+    assert m.run_threshold(["abstained", "partial"], [0.1, 0.2]) is None
+    assert m.decline_curve(["answered"], [0.5], [False], [0.0]) == [(0.0, None, None)]
+
+
+def test_outcome_matrix():
+    rows = [{"expect": "partial", "status": "partial"}, {"expect": "partial", "abstained": True},
+            {"expect": "answered", "status": "answered"}, {"expect": "answered", "status": "error", "error": "x"},
+            {"status": "answered"}]  # no expect: not counted
+    assert m.outcome_matrix(rows) == {"partial": {"partial": 1, "abstained": 1}, "answered": {"answered": 1, "error": 1}}
+
+
+def _orow(kind, status, sources, split="", **metrics):
+    return {"kind": kind, "status": status, "abstained": status == "abstained", "sources": sources, "split": split,
+            "metrics": metrics}
+
+
+def test_aggregate_outcomes_squad_and_splits():
+    rows = [
+        _orow("money", "answered", ["a.md"], "tune", squad=1.0, correct=1.0, partial=0.0, false_abstention=0.0),
+        _orow("money", "partial", ["a.md"], "test", squad=0.5, correct=0.0, partial=1.0, false_abstention=0.0),
+        _orow("money", "abstained", ["a.md"], "test", squad=0.0, correct=0.0, partial=0.0, false_abstention=1.0),
+        _orow("nearmiss-year", "abstained", [], "tune", squad=1.0, correct=1.0, partial=0.0, declined_ok=1.0),
+        _orow("nearmiss-why", "partial", [], "test", squad=0.0, correct=0.0, partial=1.0, declined_ok=0.0),
+        _orow("nearmiss-why", "answered", [], "test", squad=0.0, correct=0.0, partial=0.0, declined_ok=0.0),
+    ]
+    keys = ["correct", "squad", "partial", "false_abstention", "declined_ok"]
+    s = m.aggregate(rows, keys)
+    ab = s["abstention"]
+    # abstained: 2 (one unanswerable) of 3 unanswerable -> P 1/2, R 1/3, F1 0.4, false rate 1/3
+    assert (ab["abstention_precision"], ab["abstention_recall"]) == (0.5, pytest.approx(1 / 3))
+    assert ab["abstention_f1"] == pytest.approx(0.4) and ab["false_abstention_rate"] == pytest.approx(1 / 3)
+    # declined (abstained or partial): 4, two unanswerable -> P 1/2, R 2/3, F1 4/7, false rate 2/3
+    assert (ab["decline_precision"], ab["decline_recall"]) == (0.5, pytest.approx(2 / 3))
+    assert ab["decline_f1"] == pytest.approx(4 / 7) and ab["false_decline_rate"] == pytest.approx(2 / 3)
+    assert ab["declined"] == 4
+    assert s["squad"] == {"has_ans": 0.5, "no_ans": pytest.approx(1 / 3), "overall": pytest.approx(2.5 / 6),
+                          "n_has_ans": 3, "n_no_ans": 3}
+    assert s["means"]["correct"] == pytest.approx(2 / 6) and s["means"]["false_abstention"] == pytest.approx(1 / 3)
+    assert s["by_kind"]["money"]["means"]["partial"] == pytest.approx(1 / 3)
+    assert s["by_kind"]["nearmiss-why"]["means"]["declined_ok"] == 0.0
+    assert s["by_kind"]["money"]["means"]["declined_ok"] is None
+    assert set(s["by_split"]) == {"tune", "test"}
+    tune, test = s["by_split"]["tune"], s["by_split"]["test"]
+    assert tune["n"] == 2 and tune["means"]["correct"] == 1.0 and tune["squad"]["no_ans"] == 1.0
+    assert tune["abstention"]["abstention_f1"] == 1.0
+    assert test["n"] == 4 and test["squad"] == {"has_ans": 0.25, "no_ans": 0.0, "overall": 0.125, "n_has_ans": 2, "n_no_ans": 2}
+    assert test["abstention"]["abstention_precision"] == 0.0 and test["abstention"]["abstention_f1"] == 0.0
+    assert test["abstention"]["decline_recall"] == 0.5
+    assert m.aggregate([_orow("money", "answered", ["a.md"])], keys)["by_split"] == {}  # no split on the rows
+
+
+def test_aggregate_reads_status_from_rows_without_one():
+    rows = [{"kind": "x", "abstained": True, "sources": []}, {"kind": "x", "abstained": False, "sources": ["a.md"]}]
+    ab = m.aggregate(rows, [])["abstention"]
+    assert ab["decline_precision"] == 1.0 and ab["decline_recall"] == 1.0 and ab["false_decline_rate"] == 0.0
+
+
+def test_aggregate_ignores_row_fields_that_are_not_metrics():
+    s = m.aggregate([{"kind": "x", "missing": ["jobs"], "metrics": {}}], ["missing"])
+    assert s["means"]["missing"] is None
+
+
+# --- score_question: one Answer -> one row, with a stand-in engine (no model) -----------------
+
+
+class _Lexical:
+    @staticmethod
+    def idf(_term):
+        return 1.0
+
+
+class _Engine:
+    embed = None  # support_score without embeddings: lexical term support only
+
+    class index:
+        @staticmethod
+        def lexical():
+            return _Lexical()
+
+
+def _answer(status, sentences, missing=(), confidence=0.7):
+    from assay.app.schema import Answer, Citation, Passage, Sentence
+
+    passages = [Passage(chunk_id=f"{a}#0", article_id=a, text=t, char_start=0, char_end=len(t))
+                for a, t in (("gold.md", "The plant will produce 90,000 tons of lithium."),
+                             ("other.md", "The plant is in Imperial County."))]
+    citations = [Citation.of(i + 1, p, 0, len(p.text)) for i, p in enumerate(passages)]
+    sents = [Sentence(text=t, citations=c, kind=k) for k, t, c in sentences]
+    text = " ".join(s.text + "".join(f" [{n}]" for n in s.citations) for s in sents)
+    return Answer(question="q", query="q", text=text, sentences=sents, citations=citations, passages=passages,
+                  abstained=status == "abstained", status=status, missing=list(missing), confidence=confidence)
+
+
+def test_score_question_records_outcomes_and_scores_quoted_text_only():
+    from assay.eval.questions import Question
+    from assay.eval.run import METRIC_KEYS, score_question
+
+    q = Question(id="p1", kind="nearmiss-attribute", question="How many jobs and tons?", facts=[["90,000 tons"]],
+                 sources=["gold.md"], split="test", atype="quantity", expect="partial", missing=[["jobs"]])
+    ans = _answer("partial", [("answer", "The plant will produce 90,000 tons of lithium.", [1]),
+                              ("support", "The plant is in Imperial County.", [2]),
+                              ("note", "They don't say how many jobs it will create.", [])],
+                  missing=["how many jobs the plant will create"])
+    row = score_question(q, ans, _Engine())
+    assert row["status"] == "partial" and not row["abstained"] and row["confidence"] == 0.7
+    assert row["missing"] == ["how many jobs the plant will create"]
+    assert (row["split"], row["atype"], row["expect"], row["expected_missing"]) == ("test", "quantity", "partial", [["jobs"]])
+    assert [(s["kind"], s["article_ids"]) for s in row["sentences"]] == [
+        ("answer", ["gold.md"]), ("support", ["other.md"]), ("note", [])]
+    assert row["sentences"][2]["supported"] is None  # a note cites nothing and is not scored for support
+    mt = row["metrics"]
+    assert set(METRIC_KEYS) <= set(mt)
+    assert mt["fact_coverage"] == 1.0 and mt["answer_first"] == 1.0 and mt["nongold_share"] == 0.5
+    assert mt["partial"] == 1.0 and mt["false_abstention"] == 0.0 and mt["declined_ok"] is None
+    assert mt["correct"] == 1.0 and mt["squad"] == 1.0
+    assert mt["citation_support_recall"] == 1.0  # two quoted sentences, both supported; the note does not count
+
+    # the same words in a note are not an answer: fact coverage reads quoted sentences only
+    ans = _answer("partial", [("support", "The plant is in Imperial County.", [2]),
+                              ("note", "They don't say whether it makes 90,000 tons.", [])])
+    mt = score_question(q, ans, _Engine())["metrics"]
+    assert mt["fact_coverage"] == 0.0 and mt["answer_first"] == 0.0 and mt["correct"] == 0.0 and mt["nongold_share"] == 1.0
+
+    # unanswerable: a partial whose note names what is missing is a good decline; abstaining is too
+    u = Question(id="u1", kind="nearmiss-attribute", question="How many jobs?", expect="partial", missing=[["jobs"]])
+    row = score_question(u, ans, _Engine())
+    assert row["metrics"]["declined_ok"] == 0.0 and row["metrics"]["correct"] == 0.0  # its note is about tons
+    good = _answer("partial", [("support", "The plant is in Imperial County.", [2]),
+                               ("note", "They don't say how many jobs it will create.", [])])
+    mt = score_question(u, good, _Engine())["metrics"]
+    assert mt["declined_ok"] == 1.0 and mt["correct"] == 1.0 and mt["squad"] == 1.0 and mt["false_abstention"] is None
+    mt = score_question(u, _answer("abstained", [], confidence=0.0), _Engine())["metrics"]
+    assert mt["declined_ok"] == 1.0 and mt["partial"] == 0.0 and mt["answer_first"] is None
+
+
+def test_score_question_today_s_writer_answered_and_abstained():
+    from assay.app.schema import Answer
+    from assay.eval.questions import Question
+    from assay.eval.run import score_question
+
+    q = Question(id="a1", kind="quantity", question="How much lithium?", facts=[["90,000 tons"]], sources=["gold.md"])
+    ans = _answer("answered", [("answer", "The plant will produce 90,000 tons of lithium.", [1])])
+    row = score_question(q, ans, _Engine())
+    assert row["status"] == "answered" and row["metrics"]["partial"] == 0.0 and row["metrics"]["correct"] == 1.0
+    abst = Answer.abstention("How much lithium?", "How much lithium?", [], "no passages matched")
+    row = score_question(q, abst, _Engine())
+    assert row["status"] == "abstained" and row["abstained"] and row["sentences"] == []
+    assert row["metrics"]["false_abstention"] == 1.0 and row["metrics"]["squad"] == 0.0 and row["metrics"]["correct"] == 0.0
+    assert row["metrics"]["fact_coverage"] == 0.0 and row["metrics"]["nongold_share"] is None
+
+
+def test_error_row_fails_every_defined_outcome_metric():
+    from assay.eval.questions import Question
+    from assay.eval.run import METRIC_KEYS, error_row
+
+    a = error_row(Question(id="a", kind="k", question="q", facts=[["x"]], sources=["a.md"]), RuntimeError("boom"))
+    u = error_row(Question(id="u", kind="k", question="q"), RuntimeError("boom"))
+    assert set(METRIC_KEYS) <= set(a["metrics"]) and a["status"] == "error"
+    assert (a["metrics"]["correct"], a["metrics"]["squad"], a["metrics"]["false_abstention"]) == (0.0, 0.0, 1.0)
+    assert a["metrics"]["declined_ok"] is None
+    assert (u["metrics"]["declined_ok"], u["metrics"]["correct"], u["metrics"]["squad"]) == (0.0, 0.0, 0.0)
+
+
+def test_floors_accept_every_new_metric():
+    from assay.eval.run import (
+        ABSTENTION_KEYS,
+        METRIC_KEYS,
+        SQUAD_KEYS,
+        check_floors,
+        metric_value,
+    )
+
+    names = [*METRIC_KEYS, *ABSTENTION_KEYS, *SQUAD_KEYS, "squad_overall"]
+    assert {"declined_ok", "correct", "squad", "abstention_f1", "decline_f1", "decline_recall",
+            "false_decline_rate", "squad_has_ans", "squad_no_ans"} <= set(names)
+    assert check_floors({n: 0.5 for n in names}) == {n: 0.5 for n in names}
+    with pytest.raises(ValueError, match="valid: .*decline_f1.*squad_no_ans"):
+        check_floors({"decline_f2": 0.5})
+    summary = {"means": {"correct": 0.25, "squad": 0.5}, "abstention": {"decline_f1": 0.75},
+               "squad": {"has_ans": 0.6, "no_ans": 0.4, "overall": 0.5}}
+    assert metric_value(summary, "correct") == 0.25 and metric_value(summary, "decline_f1") == 0.75
+    assert metric_value(summary, "squad_has_ans") == 0.6 and metric_value(summary, "squad_no_ans") == 0.4
+    assert metric_value(summary, "squad_overall") == 0.5 and metric_value(summary, "abstention_f1") is None

@@ -108,6 +108,71 @@ def test_csv_missing_columns_and_files(tmp_path):
     assert questions == [] and "not UTF-8" in errors[0]
 
 
+def test_jsonl_outcome_fields(tmp_path):
+    rows = [
+        {"id": "n1", "kind": "nearmiss-attribute", "split": "tune", "atype": "money", "question": "How much for the refinery?",
+         "expect": "partial", "missing": [["amount", " how much "]], "related": ["a.md"], "absent": [["refinery", "$"]]},
+        {"id": "a1", "question": "How big?", "facts": [["1.9 million"]], "sources": ["x.md"], "expect": "answered"},
+        {"id": "u1", "question": "Mars?", "expect": "abstained", "missing": [], "related": [], "absent": []},
+        {"id": "p1", "question": "Jobs and tons?", "facts": [["tons"]], "sources": ["x.md"], "expect": "partial"},
+        {"id": "o1", "question": "Old row?"},
+    ]
+    questions, errors = load_questions(_write(tmp_path, "q.jsonl", "\n".join(json.dumps(r) for r in rows)))
+    assert errors == []
+    n1, a1, u1, p1, o1 = questions
+    assert (n1.atype, n1.expect, n1.split) == ("money", "partial", "tune")
+    assert n1.missing == [["amount", "how much"]] and n1.related == ["a.md"] and n1.absent == [["refinery", "$"]]
+    assert a1.expect == "answered" and a1.answerable and u1.expect == "abstained" and not u1.answerable
+    assert p1.expect == "partial" and p1.answerable  # partly answerable: facts for one part, a note for the other
+    assert (o1.atype, o1.expect, o1.missing, o1.related, o1.absent) == ("", "", [], [], [])
+
+
+def test_jsonl_outcome_fields_bad_shapes(tmp_path):
+    lines = [
+        '{"id": "e1", "question": "Q?", "expect": "maybe"}',
+        '{"id": "e2", "question": "Q?", "expect": "answered"}',
+        '{"id": "e3", "question": "Q?", "expect": "abstained", "sources": ["x.md"], "facts": [["x"]]}',
+        '{"id": "m1", "question": "Q?", "missing": ["Mongolia"]}',
+        '{"id": "m2", "question": "Q?", "missing": [[]]}',
+        '{"id": "r1", "question": "Q?", "related": "a.md"}',
+        '{"id": "r2", "question": "Q?", "related": [""]}',
+        '{"id": "b1", "question": "Q?", "absent": [["x", 2]]}',
+        '{"id": "t1", "question": "Q?", "atype": ["money"]}',
+        '{"id": "ok", "question": "Q?", "expect": "", "atype": ""}',
+    ]
+    questions, errors = load_questions(_write(tmp_path, "q.jsonl", "\n".join(lines)))
+    assert [q.id for q in questions] == ["ok"]
+    assert errors == [
+        "q.jsonl line 1: 'expect' must be \"answered\", \"partial\" or \"abstained\"",
+        "q.jsonl line 2: 'expect' is \"answered\" but 'sources' is empty (an unanswerable question cannot be answered)",
+        "q.jsonl line 3: 'expect' is \"abstained\" but 'sources' names gold files (an answerable question should not abstain)",
+        "q.jsonl line 4: 'missing' must be a list of lists of strings",
+        "q.jsonl line 5: 'missing' must be a list of lists of strings",
+        "q.jsonl line 6: 'related' must be a list of non-empty strings",
+        "q.jsonl line 7: 'related' must be a list of non-empty strings",
+        "q.jsonl line 8: 'absent' must be a list of lists of strings",
+        "q.jsonl line 9: 'atype' must be a string",
+    ]
+
+
+def test_csv_outcome_fields(tmp_path):
+    text = (
+        "id,question,split,atype,expect,missing,related,absent\n"
+        "n1,How much?,test,money,partial,amount|how much;refinery,a.md;b.md,gallium refinery|$\n"
+        'n2,Why?,,reason,partial,"[[""why""]]","[""c.md""]","[[""because""]]"\n'
+        "n3,Huh?,,,sometimes,,,\n"
+        'n4,Huh?,,,,"[""flat""]",,\n'
+    )
+    questions, errors = load_questions(_write(tmp_path, "q.csv", text))
+    n1, n2 = questions
+    assert (n1.split, n1.atype, n1.expect) == ("test", "money", "partial")
+    assert n1.missing == [["amount", "how much"], ["refinery"]] and n1.related == ["a.md", "b.md"]
+    assert n1.absent == [["gallium refinery", "$"]]
+    assert n2.missing == [["why"]] and n2.related == ["c.md"] and n2.absent == [["because"]]
+    assert errors == ["q.csv line 4: 'expect' must be \"answered\", \"partial\" or \"abstained\"",
+                      "q.csv line 5: 'missing' must be a list of lists of strings"]
+
+
 # --- the project's question set ------------------------------------------------------------
 
 
@@ -146,3 +211,18 @@ def test_project_question_set_keeps_the_shared_rows():
     ours = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
     theirs = shared.read_text(encoding="utf-8").splitlines()
     assert ours[: len(theirs)] == theirs
+
+
+def test_development_question_set_parses_with_its_outcome_fields():
+    questions, errors = load_questions(ROOT / "eval" / "dev.jsonl")
+    assert errors == []
+    assert {q.split for q in questions} == {"tune", "test"} and all(q.atype for q in questions)
+    problems = []
+    for q in questions:
+        if q.expect not in ("answered", "partial", "abstained"):
+            problems.append(f"{q.id}: expect {q.expect!r}")
+        if q.kind.startswith("nearmiss") and (q.sources or not q.missing):
+            problems.append(f"{q.id}: a near-miss has no gold sources and says what is missing")
+        if q.expect != "answered" and not q.sources and not q.missing:
+            problems.append(f"{q.id}: a declined question without `missing`")
+    assert problems == []

@@ -1,0 +1,297 @@
+"""Does a sentence answer the question? The check every answer sentence passes, whichever writer.
+
+A sentence can be the answer only if it carries the expected answer type, linked to the focus,
+and meets the question's constraints, in itself or in its heading, title or date:
+
+- money, percent, date: a span of that kind (spaCy entities stored at ingest, or the written
+  forms "$35 million", "13%", "July 31, 2022");
+- quantity: a number attached to the focus ("how many *workers*" needs a number next to workers
+  or a word that means the same);
+- person, organization, place: an entity of that kind that the question does not already name
+  (for a *company*, not a government body);
+- reason: a causal or purpose statement ("because", "due to", "in order to", "aims to", "to
+  support …") about the asked event;
+- list: two or more items (list lines, or an enumeration in the sentence);
+- yes/no and description: any sentence about the constraints.
+
+A constraint the sentence misses while stating something of the same kind instead (another
+year, another place) is a conflict: the question's premise may be contradicted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..ingest.lexical import tokenize
+from .question import Analysis, Constraint
+
+_MONEY = re.compile(r"(?:\$|US\$|A\$|C\$|€|£|¥)\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|usd|euros?|yen|pounds sterling)\b", re.I)
+_PERCENT = re.compile(r"\d[\d,.]*\s*(?:%|percent\b|per cent\b|percentage points?\b)", re.I)
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b(?:q[1-4]|fy)\s?\d{{2,4}}\b|\bwithin\s+\d+\s+(?:days?|weeks?|months?|years?)\b", re.I)
+_NUMBER = re.compile(r"(?<![\w.])(?:\d[\d,]*(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                     r"fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|dozens?|hundreds|thousands)"
+                     r"(?:[\s-]+(?:million|billion|thousand|hundred))?(?![\w])", re.I)
+_CAUSAL = re.compile(
+    r"\b(?:because|since|due to|owing to|as a result|in order to|so that|so as to|aim(?:s|ed)? (?:to|at)|intend(?:s|ed)? to|"
+    r"designed to|in an effort to|seek(?:s|ing)? to|the (?:purpose|goal|aim|objective) (?:is|was|of)|in response to|"
+    r"reflecting|thanks to|driven by|given (?:that|the)|which (?:will|would) (?:help|allow|enable)|to help|to ensure|to support|"
+    r"to strengthen|to reduce|to increase|to promote|to secure|to enable|to address|to build|to accelerate|to advance|"
+    r"to protect|to diversify|to expand|to boost|to counter|to meet|to create|to lower|to improve|to facilitate|to foster|"
+    r"to bolster|to mitigate|to prevent|to avoid|to make|to develop|to establish|to provide|to encourage|to attract|"
+    r"to spur|to unlock|to catalyze|to deepen|to enhance|to coordinate|to identify|to demonstrate|to test)\b", re.I)
+_GOVERNMENT = re.compile(r"^(?:the\s+)?(?:u\.?s\.?|united states|federal|national|department|office|agency|administration|bureau|"
+                         r"commission|council|ministry|government|senate|house|congress|secretary|state of|export|"
+                         r"international development|development finance|european|g7|white house)\b", re.I)
+_ENUM = re.compile(r"(?:[^,;:]{1,60},\s*){2,}(?:and|or)\s+\w", re.I)  # "cobalt, graphite, lithium, and nickel": three or more
+_RANGE = re.compile(r"\b((?:19|20)\d{2})\s*[-–]\s*(\d{2}|(?:19|20)\d{2})\b")
+_DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:means|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:means|refers to)\b)", re.I)
+_PLACE = frozenset({"GPE", "LOC", "FAC"})
+SIMILAR_FOCUS = 0.58  # word embedding cosine: "jobs"/"workers" 0.66, "people"/"employees" 0.59, "jobs"/"projects" 0.56
+_GROUP_LABELS = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE, "thing": {"PRODUCT", "EVENT", "LAW", "WORK_OF_ART"}}
+
+
+@dataclass
+class Evidence:
+    carries: float = 0.0  # 1: the expected type, linked to the focus; 0.5: the type without the link; 0: neither
+    answer: str = ""  # the span that answers ("$35 million", "Tennessee"), when there is one
+    met: list[Constraint] = field(default_factory=list)
+    unmet: list[Constraint] = field(default_factory=list)
+    conflicts: list[tuple[Constraint, str]] = field(default_factory=list)  # (unmet constraint, what the sentence says instead)
+
+    @property
+    def coverage(self) -> float:
+        """Share of required constraints met (1.0 when the question has none)."""
+        need = [c for c in self.met + self.unmet if c.required]
+        return sum(c in self.met for c in need) / len(need) if need else 1.0
+
+
+def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title: str = "", heading: str = "",
+          published: str = "", publisher: str = "", terms: frozenset | None = None, in_list: bool = False,
+          similar=None) -> Evidence:
+    """How well `sentence` (with its entity spans, relative to the sentence) answers `a`."""
+    ev = Evidence()
+    terms = terms if terms is not None else frozenset(tokenize(sentence))
+    context = frozenset(tokenize(" ".join((title, heading, publisher, _date_words(published))))) | terms
+    raw_context = " ".join((sentence, title, heading, publisher, published[:4]))
+    for c in a.constraints:
+        if _meets(c, context, raw_context, sentence):
+            ev.met.append(c)
+        else:
+            ev.unmet.append(c)
+            alt = _alternative(c, sentence, ents, a)
+            if alt:
+                ev.conflicts.append((c, alt))
+    ev.carries, ev.answer = _carries(a, sentence, ents, terms, in_list, heading, similar)
+    if a.atype == "reason" and ev.carries >= 1.0 and not _about_event(a, sentence):
+        ev.carries = 0.5  # a purpose or cause, but not of the asked event ("why was X *chosen*")
+    return ev
+
+
+# ---------------------------------------------------------------- constraints
+
+
+def _date_words(day: str) -> str:
+    """"2025-04-15" -> "2025 April": a question may name the date an article carries."""
+    parts = (day or "").split("-")
+    if len(parts) >= 2 and parts[1].isdigit() and 1 <= int(parts[1]) <= 12:
+        return f"{parts[0]} {_MONTHS.split('|')[int(parts[1]) - 1]}"
+    return parts[0]
+
+
+def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
+    if c.kind == "year":
+        low = raw.lower()
+        if c.text.lower() in low or all(y in low for y in c.terms):
+            return True
+        for m in _RANGE.finditer(raw):  # "2020-23" covers 2021
+            lo, hi = int(m.group(1)), int(m.group(2) if len(m.group(2)) == 4 else m.group(1)[:2] + m.group(2))
+            if all(lo <= int(y) <= hi for y in c.terms):
+                return True
+        return False
+    if all(t in context for t in c.terms):
+        return True
+    if len(c.terms) >= 3 and sum(t in context for t in c.terms) >= len(c.terms) - 1:
+        return True  # "the C5+1 Critical Minerals Dialogue" vs "the C5+1 Dialogue on critical minerals"
+    if c.text.isupper() and 2 <= len(c.text) <= 6:  # an acronym: its expansion counts ("DOE" ~ "Department of Energy")
+        return c.text in _initialisms(raw)
+    return False
+
+
+def _initialisms(text: str) -> set[str]:
+    """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE)."""
+    out = set()
+    for m in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|and|for|the|on|&)\s+|\s+))+[A-Z][\w’'-]*", text):
+        words = m.group(0).split()
+        out.add("".join(w[0] for w in words if w[0].isupper()))
+        out.add("".join(w[0].upper() for w in words if w.lower() not in ("the", "and", "&")))
+    return out
+
+
+def _alternative(c: Constraint, sentence: str, ents, a: Analysis) -> str:
+    """What the sentence states in place of an unmet constraint (another year, another place), or ""."""
+    if c.kind == "year":
+        asked = set(c.terms)
+        years = [y for y in re.findall(r"\b(?:19|20)\d{2}\b", sentence) if y not in asked]
+        return years[0] if years else ""
+    labels = _GROUP_LABELS.get(c.group)
+    if not labels:
+        return ""
+    named = {t for other in a.constraints if other.kind == "name" for t in other.terms}
+    for s, e, label in ents:
+        if label in labels:
+            text = sentence[s:e]
+            if not set(tokenize(text)) <= named:
+                return text
+    return ""
+
+
+# ---------------------------------------------------------------- the answer type
+
+
+def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, heading: str = "", similar=None) -> tuple[float, str]:
+    kind = a.atype
+    labels = [label for _s, _e, label in ents]
+    spans = {label: sentence[s:e] for s, e, label in reversed(ents)}
+    if kind == "money":
+        for s, e, label in ents:
+            if label == "MONEY" and re.search(r"\d", sentence[s:e]):
+                return 1.0, sentence[s:e]
+        m = _MONEY.search(sentence)
+        if m:
+            return 1.0, m.group(0)
+        label_part = sentence.split(":", 1)[0] if ":" in sentence else ""
+        if re.search(r"\b(?:dollars?|usd|prices?)\b|\$", heading + " " + label_part, re.I) and _NUMBER.search(sentence):
+            return 1.0, _NUMBER.search(sentence).group(0)  # a table row under "Price, dollars per kilogram"
+        return 0.0, ""
+    if kind == "percent":
+        m = _PERCENT.search(sentence)
+        if "PERCENT" in labels:
+            return 1.0, spans["PERCENT"]
+        return (1.0, m.group(0)) if m else (0.0, "")
+    if kind == "date":
+        for s, e, label in ents:
+            if label in ("DATE", "TIME") and (re.search(r"\d", sentence[s:e]) or re.search(_MONTHS, sentence[s:e], re.I)):
+                if not _only_asked_years(sentence[s:e], a):
+                    return 1.0, sentence[s:e]
+        m = _DATE.search(sentence)
+        if m and not _only_asked_years(m.group(0), a):
+            return 1.0, m.group(0)
+        return (0.5, spans["DATE"]) if "DATE" in labels else (0.0, "")
+    if kind == "quantity":
+        return _quantity(a, sentence, ents, similar)
+    named = {t for c in a.constraints if c.kind == "name" for t in tokenize(c.text)}
+    if kind in ("person", "organization", "place"):
+        want = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE}[kind]
+        if kind == "place" and a.focus in ("city", "state", "country", "province", "county", "town", "nation"):
+            want = {"GPE"}
+        best = (0.0, "")
+        for s, e, label in ents:
+            text = sentence[s:e]
+            new = not set(tokenize(text)) <= named
+            if label == "FAC" and " " not in text.strip():
+                continue  # a lone capitalised word ("Framework") is no place
+            if label in want and new:
+                if kind == "organization" and a.focus in ("company", "companies", "firm", "producer", "manufacturer", "business") and _GOVERNMENT.match(text):
+                    best = max(best, (0.5, text))
+                    continue
+                return 1.0, text
+            if kind == "person" and label == "ORG" and new and a.wh in ("who", "whom"):
+                best = max(best, (0.8, text))  # "who mines bastnaesite?": a company can be the "who"
+        return best
+    if kind == "reason":
+        m = _CAUSAL.search(sentence)
+        return (1.0, m.group(0)) if m else (0.0, "")
+    if kind == "list":
+        if a.element in ("person", "organization", "place"):  # items of the asked kind
+            want = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE}[a.element]
+            found = sum(label in want and not set(tokenize(sentence[s:e])) <= named for s, e, label in ents)
+            return (1.0 + 0.01 * min(found, 9), "") if found >= 2 else (0.8, "") if in_list and found else (0.5, "")
+        if in_list or _ENUM.search(sentence):
+            return 1.0, ""
+        return 0.5, ""
+    if kind == "description" and _DEFINES.search(sentence):
+        return 1.0, ""  # "The term “X” means …", "X is a …": the definition leads
+    return (0.85, "") if kind == "description" else (1.0, "")  # yes/no: the constraints and the relevance decide
+
+
+_LIGHT_VERBS = frozenset("be have do make want get take give say need use let put go come".split())
+
+
+def _about_event(a: Analysis, sentence: str) -> bool:
+    """For "why": does the sentence speak of the asked event (one of the question's own verbs)?"""
+    from ..ingest.nlp import parse
+
+    verbs = {t.lemma_.lower() for t in parse(a.question) if t.pos_ == "VERB" and t.lemma_.lower() not in _LIGHT_VERBS}
+    if not verbs:
+        return True
+    lemmas = {t.lemma_.lower() for t in parse(sentence)}
+    stems = set(tokenize(" ".join(lemmas)))
+    return bool(verbs & lemmas) or any(s in stems for v in verbs for s in tokenize(v))
+
+
+def _only_asked_years(text: str, a: Analysis) -> bool:
+    """A date span that is just a year the question itself names is no answer to "when"."""
+    years = set(re.findall(r"\b(?:19|20)\d{2}\b", text))
+    asked = {y for c in a.years for y in c.terms}
+    return bool(years) and years <= asked and not re.search(_MONTHS, text, re.I) and not re.search(r"\d{1,2},", text)
+
+
+def _quantity(a: Analysis, sentence: str, ents, similar=None) -> tuple[float, str]:
+    focus = set(tokenize(a.focus)) if a.focus else set()
+    taken = [(s, e) for s, e, label in ents if label in ("MONEY", "PERCENT")]
+    years = set(re.findall(r"\b(?:19|20)\d{2}\b", " ".join(c.text for c in a.years)))
+    found = 0.0, ""
+    for m in _NUMBER.finditer(sentence):
+        if any(s <= m.start() < e for s, e in taken):
+            continue
+        if m.group(0) in years or (re.fullmatch(r"(?:19|20)\d{2}", m.group(0)) and not focus & {"year"}):
+            continue  # a year is not a count
+        if not focus:
+            return 1.0, m.group(0)
+        after = sentence[m.end() : m.end() + 60]
+        before = sentence[max(0, m.start() - 60) : m.start()]
+        near = set(tokenize(" ".join(after.split()[:5]))) | set(tokenize(" ".join(before.split()[-4:])))
+        if focus & near:
+            return 1.0, (m.group(0) + " " + " ".join(after.split()[:2])).strip()
+        nouns = [w.strip(",.;:()") for w in after.split()[:3] if len(w.strip(",.;:()")) > 2 and w[:1].isalpha()]
+        if similar is not None and nouns and max(similar(a.focus, w) for w in nouns) >= SIMILAR_FOCUS:
+            return 1.0, (m.group(0) + " " + " ".join(after.split()[:2])).strip()  # "people" ~ "employees"
+        found = max(found, (0.5, m.group(0)))
+    if focus & {"day", "week", "month", "year"}:
+        for s, e, label in ents:
+            if label == "DATE" and re.search(r"\d", sentence[s:e]):
+                return 1.0, sentence[s:e]
+    return found
+
+
+# ---------------------------------------------------------------- premises of change
+
+_DOWN = frozenset("cut reduce lower decrease drop decline fall shrink lose remove cancel end terminate withdraw halt stop "
+                  "suspend lapse abandon scrap exclude ban block reject close slash shut".split())
+_UP = frozenset("increase raise expand extend renew add additional grow boost include including strengthen launch open "
+                "accelerate approve more higher continue build renewed extended expanded added increased".split())
+
+
+def contrary_change(a: Analysis, sentence: str) -> tuple[str, str] | None:
+    """(the question's verb of change, the sentence's opposite phrase) when the question assumes a
+    decrease ("why did X *cut* its investment") and the sentence reports the opposite ("an
+    *additional* investment"), or the reverse; None otherwise."""
+    from ..ingest.nlp import parse
+
+    q = parse(a.question)
+    asked = next((t for t in q if t.lemma_.lower() in _DOWN | _UP and t.pos_ in ("VERB", "NOUN", "ADJ")), None)
+    if asked is None:
+        return None
+    lemma = asked.lemma_.lower()
+    opposite = _UP if lemma in _DOWN else _DOWN
+    doc = parse(sentence)
+    same = _DOWN if lemma in _DOWN else _UP
+    if any(t.lemma_.lower() in same for t in doc):
+        return None
+    for t in doc:
+        if t.lemma_.lower() in opposite or t.lower_ in opposite:
+            words = [t.text] + [x.text for x in doc[t.i + 1 : t.i + 4] if x.pos_ in ("NOUN", "PROPN", "ADJ", "ADP", "DET", "NUM")][:2]
+            return asked.text + (" " + asked.nbor().text if asked.i + 1 < len(q) and asked.nbor().dep_ == "prt" else ""), " ".join(words)
+    return None

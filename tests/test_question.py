@@ -1,0 +1,92 @@
+"""Question analysis with the packaged spaCy model: the answer type, its focus, the constraints —
+whatever the capitalisation, and through small misspellings."""
+
+from __future__ import annotations
+
+import pytest
+
+from assay.app.question import analyze
+
+
+@pytest.mark.parametrize("question, atype, focus", [
+    ("How much did the Energy Department lend to the battery maker?", "money", ""),
+    ("What is the total value of the refinery contract?", "money", ""),
+    ("How many workers will the new smelter employ?", "quantity", "worker"),
+    ("How much graphite can the plant produce each year?", "quantity", "graphite"),
+    ("What share of the world's cobalt is refined in one country?", "percent", "share"),
+    ("When was the compact signed?", "date", ""),
+    ("In what year did the mine reopen?", "date", ""),
+    ("Who leads the task force?", "person", ""),
+    ("Which agency approved the loan?", "organization", "agency"),
+    ("What company runs the separation facility?", "organization", "company"),
+    ("Where will the refinery be built?", "place", ""),
+    ("Which state hosts the new magnet plant?", "place", "state"),
+    ("Why did the partners create a stockpile?", "reason", ""),
+    ("What is the stockpile for?", "reason", ""),
+    ("Which countries joined the partnership?", "list", "country"),
+    ("Name the companies that received awards.", "list", "company"),
+    ("Is the agreement legally binding?", "yesno", ""),
+    ("Does the order cover uranium?", "yesno", ""),
+    ("What is a processed critical mineral?", "description", ""),
+    ("Tell me about the stockpile.", "description", ""),
+])
+def test_each_answer_type_is_recognised(question, atype, focus):
+    a = analyze(question)
+    assert a.atype == atype, (question, a.atype)
+    if focus:
+        assert a.focus == focus, (question, a.focus)
+
+
+def test_a_count_is_tied_to_its_noun_and_a_list_to_its_items():
+    assert analyze("How many jobs will the plant create?").focus == "job"
+    a = analyze("Which countries joined the partnership?")
+    assert a.atype == "list" and a.element == "place"
+    assert analyze("Which companies won contracts?").element == "organization"
+
+
+def test_constraints_are_names_and_years_not_question_words_or_months():
+    a = analyze("How much did the Department of Defense award MP Materials in March 2024?")
+    names = [c.text for c in a.names]
+    assert any("MP Materials" in n for n in names) and any("Department of Defense" in n for n in names)
+    assert [c.terms for c in a.years] == [["2024"]]
+    assert not any("March" == n for n in names)
+    # the source of an answer scopes nothing by itself; an adjective of nationality neither
+    a = analyze("According to the USGS, which Australian company mines monazite?")
+    assert all(not c.required for c in a.names if c.text in ("USGS", "the USGS", "Australian"))
+
+
+def test_a_lowercase_question_still_names_what_the_corpus_writes_as_names(corpus_engine):
+    lex = corpus_engine.index.lexical()
+    lower = analyze("what did the department of defense award mp materials in texas?", lex)
+    terms = {t for c in lower.required for t in c.terms}
+    assert {"defens", "mp", "texa"} <= terms, lower.constraints
+    assert not {"award", "materi"} & {t for c in lower.required for t in c.terms if len(c.terms) == 1}
+
+
+@pytest.mark.parametrize("question", [
+    "What did the Department of Defense award MP Materials?",
+    "Which rare earth mineral is mined at Mountain Pass?",
+    "What was the average price of terbium oxide in 2022?",
+    "How much did the Department of Defense award Iluka Resources?",  # no article mentions Iluka
+])
+def test_lowercase_and_capitalised_questions_get_the_same_outcome(corpus_engine, question):
+    from assay.app.answer import answer
+
+    upper, lower = answer(question, engine=corpus_engine), answer(question.lower(), engine=corpus_engine)
+    assert upper.status == lower.status, (upper.text, lower.text)
+    if upper.status != "abstained":
+        assert upper.sentences[0].text == lower.sentences[0].text
+
+
+def test_small_misspellings_are_corrected_against_the_index_vocabulary(corpus_engine):
+    lex = corpus_engine.index.lexical()
+    a = analyze("What did the Departmnet of Defense award MP Materails?", lex)
+    assert {"departmnet", "materails"} & {w.lower() for w in a.corrected}
+    assert "materials" in a.question.lower() or "materi" in " ".join(t for c in a.names for t in c.terms)
+
+
+def test_the_missing_part_is_said_as_a_clause():
+    assert analyze("How many jobs will the plant create?").asked() == "how many jobs the plant will create"
+    assert analyze("When did the partners sign the compact?").asked() == "when the partners signed the compact"
+    note = analyze("Where will the ministerial be held?").missing_note()
+    assert note == "They don't say where the ministerial will be held (no place is named)."
