@@ -29,7 +29,7 @@ from .question import Analysis, Constraint
 _MONEY = re.compile(r"(?:\$|US\$|A\$|C\$|€|£|¥)\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|usd|euros?|yen|pounds sterling)\b", re.I)
 _PERCENT = re.compile(r"\d[\d,.]*\s*(?:%|percent\b|per cent\b|percentage points?\b)", re.I)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b(?:q[1-4]|fy)\s?\d{{2,4}}\b|\bwithin\s+\d+\s+(?:days?|weeks?|months?|years?)\b", re.I)
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b(?:q[1-4]|fy)\s?\d{{2,4}}\b|\b(?:within|after|for|in|by)\s+(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|thirty|sixty|ninety)\s+(?:days?|weeks?|months?|years?)\b|\b(?:spring|summer|fall|autumn|winter)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.])(?:\d[\d,]*(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|dozens?|hundreds|thousands)"
                      r"(?:[\s-]+(?:million|billion|thousand|hundred))?(?![\w])", re.I)
@@ -37,6 +37,7 @@ _CAUSAL = re.compile(
     r"\b(?:because|since|due to|owing to|as a result|in order to|so that|so as to|aim(?:s|ed)? (?:to|at)|intend(?:s|ed)? to|"
     r"designed to|in an effort to|seek(?:s|ing)? to|the (?:purpose|goal|aim|objective) (?:is|was|of)|in response to|"
     r"reflecting|thanks to|driven by|given (?:that|the)|which (?:will|would) (?:help|allow|enable)|to help|to ensure|to support|"
+    r"mak(?:e|es|ing) (?:it|them|this|these|the \w+|\w+) (?:a|an|the|more|less)\b|result(?:s|ed)? (?:in|from)|lead(?:s)? to|caus(?:e|es|ed)\b|"
     r"to strengthen|to reduce|to increase|to promote|to secure|to enable|to address|to build|to accelerate|to advance|"
     r"to protect|to diversify|to expand|to boost|to counter|to meet|to create|to lower|to improve|to facilitate|to foster|"
     r"to bolster|to mitigate|to prevent|to avoid|to make|to develop|to establish|to provide|to encourage|to attract|"
@@ -48,6 +49,7 @@ _ENUM = re.compile(r"(?:[^,;:]{1,60},\s*){2,}(?:and|or)\s+\w", re.I)  # "cobalt,
 _RANGE = re.compile(r"\b((?:19|20)\d{2})\s*[-–]\s*(\d{2}|(?:19|20)\d{2})\b")
 _DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:means|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:means|refers to)\b)", re.I)
 _PLACE = frozenset({"GPE", "LOC", "FAC"})
+_COUNTRY_OR_BODY = frozenset("partner ally member participant supplier buyer customer investor signatory".split())
 SIMILAR_FOCUS = 0.58  # word embedding cosine: "jobs"/"workers" 0.66, "people"/"employees" 0.59, "jobs"/"projects" 0.56
 _GROUP_LABELS = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE, "thing": {"PRODUCT", "EVENT", "LAW", "WORK_OF_ART"}}
 
@@ -69,14 +71,19 @@ class Evidence:
 
 def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title: str = "", heading: str = "",
           published: str = "", publisher: str = "", terms: frozenset | None = None, in_list: bool = False,
-          similar=None) -> Evidence:
-    """How well `sentence` (with its entity spans, relative to the sentence) answers `a`."""
+          similar=None, block: str = "") -> Evidence:
+    """How well `sentence` (with its entity spans, relative to the sentence) answers `a`.
+
+    Names may also be met in the sentence's paragraph (`block`: "The Department … announced …
+    It will fund …"), years only in the sentence, its heading, title or date."""
     ev = Evidence()
     terms = terms if terms is not None else frozenset(tokenize(sentence))
     context = frozenset(tokenize(" ".join((title, heading, publisher, _date_words(published))))) | terms
-    raw_context = " ".join((sentence, title, heading, publisher, published[:4]))
+    raw_context = " . ".join((sentence, title, heading, publisher, published[:4]))  # " . ": no name runs across parts
+    block_context = context | frozenset(tokenize(block)) if block else context
+    block_raw = raw_context + " . " + block
     for c in a.constraints:
-        if _meets(c, context, raw_context, sentence):
+        if _meets(c, context, raw_context, sentence) or (c.kind == "name" and block and _meets(c, block_context, block_raw, sentence)):
             ev.met.append(c)
         else:
             ev.unmet.append(c)
@@ -100,6 +107,17 @@ def _date_words(day: str) -> str:
     return parts[0]
 
 
+def acronyms_met(c: Constraint, context: frozenset, raw: str) -> bool | None:
+    """For a name with acronyms ("DOE", "US LNG"): whether each acronym occurs, or its expansion does
+    ("Department of Energy", "liquefied natural gas"), and the name's other words; None without acronyms."""
+    acronyms = [w for w in re.findall(r"\b[A-Z]{2,6}\b", c.text) if w.lower() in c.terms]
+    if not acronyms:
+        return None
+    initials = _initialisms(raw)
+    rest = [t for t in c.terms if t not in {w.lower() for w in acronyms}]
+    return all(w.lower() in context or w in initials for w in acronyms) and all(t in context for t in rest)
+
+
 def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
     if c.kind == "year":
         low = raw.lower()
@@ -110,19 +128,36 @@ def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
             if all(lo <= int(y) <= hi for y in c.terms):
                 return True
         return False
+    if c.group == "norp":  # "Australian" is met by "Australia's", "Pakistani" by "Pakistan"
+        return any(t in context or any(w.startswith(t[: max(4, len(t) - 3)]) for w in context) for t in c.terms)
     if all(t in context for t in c.terms):
-        return True
+        return len(c.terms) != 2 or _together(c.terms, raw)  # two common words must stand together: "Energy Fuels"
     if len(c.terms) >= 3 and sum(t in context for t in c.terms) >= len(c.terms) - 1:
         return True  # "the C5+1 Critical Minerals Dialogue" vs "the C5+1 Dialogue on critical minerals"
-    if c.text.isupper() and 2 <= len(c.text) <= 6:  # an acronym: its expansion counts ("DOE" ~ "Department of Energy")
-        return c.text in _initialisms(raw)
+    return bool(acronyms_met(c, context, raw))
+
+
+def _together(terms: list[str], raw: str) -> bool:
+    """The words of a name stand close together in one part of the text ("Energy Fuels" is not met
+    by "Department of Energy … fossil fuels"): all within len(terms) + 2 words of each other."""
+    span = len(terms) + 2
+    for part in raw.split(" . "):
+        toks = tokenize(part)
+        where = {t: [i for i, x in enumerate(toks) if x == t] for t in terms}
+        if not all(where.values()):
+            continue
+        for i in where[terms[0]]:
+            if all(any(abs(j - i) <= span for j in where[t]) for t in terms[1:]):
+                return True
     return False
 
 
 def _initialisms(text: str) -> set[str]:
-    """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE)."""
-    out = set()
-    for m in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|and|for|the|on|&)\s+|\s+))+[A-Z][\w’'-]*", text):
+    """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE), and
+    of any three to five words in a row ("liquefied natural gas" -> LNG)."""
+    words = re.findall(r"[A-Za-z][\w’'-]*", text)
+    out = {"".join(w[0] for w in words[i : i + n]).upper() for n in (3, 4, 5) for i in range(len(words) - n + 1)}
+    for m in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|for|the|on|in|to|at|&)\s+(?:the\s+)?|\s+))+[A-Z][\w’'-]*", text):
         words = m.group(0).split()
         out.add("".join(w[0] for w in words if w[0].isupper()))
         out.add("".join(w[0].upper() for w in words if w.lower() not in ("the", "and", "&")))
@@ -172,9 +207,8 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
         return (1.0, m.group(0)) if m else (0.0, "")
     if kind == "date":
         for s, e, label in ents:
-            if label in ("DATE", "TIME") and (re.search(r"\d", sentence[s:e]) or re.search(_MONTHS, sentence[s:e], re.I)):
-                if not _only_asked_years(sentence[s:e], a):
-                    return 1.0, sentence[s:e]
+            if label in ("DATE", "TIME") and _DATE.search(sentence[s:e]) and not _only_asked_years(sentence[s:e], a):
+                return 1.0, sentence[s:e]  # a year, a month, "within 90 days" — not "14017", an order's number
         m = _DATE.search(sentence)
         if m and not _only_asked_years(m.group(0), a):
             return 1.0, m.group(0)
@@ -182,22 +216,32 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
     if kind == "quantity":
         return _quantity(a, sentence, ents, similar)
     named = {t for c in a.constraints if c.kind == "name" for t in tokenize(c.text)}
+    asked_acronyms = {w for c in a.constraints for w in re.findall(r"\b[A-Z]{2,6}\b", c.text)}
+
+    def new(text: str) -> bool:
+        """Not a name the question itself gives ("General Electric" is the question's "GE")."""
+        if set(tokenize(text)) <= named:
+            return False
+        words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.lower() not in ("the", "of", "and", "for")]
+        return "".join(w[0].upper() for w in words) not in asked_acronyms
     if kind in ("person", "organization", "place"):
         want = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE}[kind]
+        if kind == "organization" and a.focus in _COUNTRY_OR_BODY:
+            want = {"ORG", "GPE", "NORP"}  # a partner, a member: a country as well as a body
         if kind == "place" and a.focus in ("city", "state", "country", "province", "county", "town", "nation"):
             want = {"GPE"}
         best = (0.0, "")
         for s, e, label in ents:
             text = sentence[s:e]
-            new = not set(tokenize(text)) <= named
+            fresh = new(text)
             if label == "FAC" and " " not in text.strip():
                 continue  # a lone capitalised word ("Framework") is no place
-            if label in want and new:
+            if label in want and fresh:
                 if kind == "organization" and a.focus in ("company", "companies", "firm", "producer", "manufacturer", "business") and _GOVERNMENT.match(text):
                     best = max(best, (0.5, text))
                     continue
                 return 1.0, text
-            if kind == "person" and label == "ORG" and new and a.wh in ("who", "whom"):
+            if kind == "person" and label == "ORG" and fresh and a.wh in ("who", "whom"):
                 best = max(best, (0.8, text))  # "who mines bastnaesite?": a company can be the "who"
         return best
     if kind == "reason":
@@ -206,7 +250,9 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
     if kind == "list":
         if a.element in ("person", "organization", "place"):  # items of the asked kind
             want = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE}[a.element]
-            found = sum(label in want and not set(tokenize(sentence[s:e])) <= named for s, e, label in ents)
+            if a.focus in _COUNTRY_OR_BODY:
+                want = {"ORG", "GPE", "NORP"}
+            found = sum(label in want and new(sentence[s:e]) for s, e, label in ents)
             return (1.0 + 0.01 * min(found, 9), "") if found >= 2 else (0.8, "") if in_list and found else (0.5, "")
         if in_list or _ENUM.search(sentence):
             return 1.0, ""
@@ -216,19 +262,29 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
     return (0.85, "") if kind == "description" else (1.0, "")  # yes/no: the constraints and the relevance decide
 
 
-_LIGHT_VERBS = frozenset("be have do make want get take give say need use let put go come".split())
+_LIGHT_VERBS = frozenset("be have do make want get take give say need use let put go come see consider regard view call deem "
+                         "describe think believe".split())  # and verbs of seeing a thing as something
 
 
 def _about_event(a: Analysis, sentence: str) -> bool:
     """For "why": does the sentence speak of the asked event (one of the question's own verbs)?"""
     from ..ingest.nlp import parse
 
-    verbs = {t.lemma_.lower() for t in parse(a.question) if t.pos_ == "VERB" and t.lemma_.lower() not in _LIGHT_VERBS}
+    q = parse(a.question)
+    verbs = [t for t in q if t.pos_ == "VERB" and t.lemma_.lower() not in _LIGHT_VERBS]
     if not verbs:
         return True
     lemmas = {t.lemma_.lower() for t in parse(sentence)}
     stems = set(tokenize(" ".join(lemmas)))
-    return bool(verbs & lemmas) or any(s in stems for v in verbs for s in tokenize(v))
+
+    def has(word: str) -> bool:
+        return word in lemmas or any(s in stems for s in tokenize(word))
+
+    for v in verbs:  # the event: a verb of the question, with its object when it has one ("sign … an *agreement*")
+        objects = [c for c in v.children if c.dep_ in ("dobj", "attr", "oprd") and c.pos_ in ("NOUN", "PROPN")]
+        if has(v.lemma_.lower()) and all(has(o.lemma_.lower()) for o in objects):
+            return True
+    return False
 
 
 def _only_asked_years(text: str, a: Analysis) -> bool:
@@ -269,9 +325,11 @@ def _quantity(a: Analysis, sentence: str, ents, similar=None) -> tuple[float, st
 # ---------------------------------------------------------------- premises of change
 
 _DOWN = frozenset("cut reduce lower decrease drop decline fall shrink lose remove cancel end terminate withdraw halt stop "
-                  "suspend lapse abandon scrap exclude ban block reject close slash shut".split())
+                  "suspend lapse abandon scrap exclude ban block reject close slash shut slower slow later delay fewer less "
+                  "worse weaker smaller longer".split())
 _UP = frozenset("increase raise expand extend renew add additional grow boost include including strengthen launch open "
-                "accelerate approve more higher continue build renewed extended expanded added increased".split())
+                "accelerate approve more higher continue build renewed extended expanded added increased faster quicker "
+                "sooner earlier greater better stronger larger shorter".split())
 
 
 def contrary_change(a: Analysis, sentence: str) -> tuple[str, str] | None:

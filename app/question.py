@@ -37,11 +37,14 @@ _FOCUS_TYPE = {
                     "director envoy ambassador founder representative".split(), "person"),
     **dict.fromkeys("company companies firm organization organisation agency department office body bank group "
                     "entity institution university program programme council commission ministry producer "
-                    "manufacturer corporation business partner forum partnership".split(), "organization"),
+                    "manufacturer corporation business forum partnership".split(), "organization"),
     **dict.fromkeys("country state city region province site location place port county territory nation "
                     "area town continent".split(), "place"),
     **dict.fromkeys("reason purpose cause motive goal aim objective".split(), "reason"),
-    **dict.fromkeys("number count".split(), "quantity"),
+    # a country or a body: "which partner", "which members"
+    **dict.fromkeys("partner ally member participant supplier buyer customer investor signatory".split(), "organization"),
+    **dict.fromkeys("number count capacity output production size volume length population area total quantity "
+                    "tonnage weight height depth distance".split(), "quantity"),
 }
 _MONEY_VERBS = frozenset("invest spend cost award pay fund provide commit allocate loan grant raise worth price "
                          "appropriate authorize contribute offer finance mobilize pledge chip receive get give "
@@ -111,8 +114,9 @@ class Analysis:
     def missing_note(self) -> str:
         """"They don't say how many jobs the plant will create (no number of jobs is given)."""
         kind = _NOTHING.get(self.atype, "")
-        if self.atype == "quantity" and self.focus:
-            kind = f"no number of {self.focus}s is given" if not self.focus.endswith("s") else f"no number of {self.focus} is given"
+        noun = self.wh.split()[-1] if self.wh and len(self.wh.split()) > 1 else ""
+        if self.atype == "quantity" and noun and noun.lower() not in ("many", "much", "long", "big", "large"):
+            kind = f"no number of {noun.lower()} is given"  # the question's own word: "people", "jobs"
         return f"They don't say {self.asked()}" + (f" ({kind})." if kind else ".")
 
 
@@ -320,15 +324,16 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             taken.append((start, end))  # "US reserves": worth preferring, scopes nothing on its own here
             out.append(Constraint(text=text.strip(), kind="name", group=group, required=False, terms=tokenize(text)))
             return
-        if wh_span and wh_span[0] <= start and end <= wh_span[1]:
+        if wh_span and wh_span[0] <= start and end <= wh_span[1] and group != "norp":
             required = False  # "which *Australian* department": describes the answer, scopes nothing
-        if any(s <= start and end <= e for s, e in sources):
+        in_source = any(s <= start and end <= e for s, e in sources)
+        if in_source:
             required = False  # "according to the USGS": the source, matched against title and publisher
         terms = [t for t in tokenize(text) if (not t.isdigit() or len(t) != 4) and t not in GENERIC_TERMS and t not in _MONTHS]
         if not terms:
             return
         taken.append((start, end))
-        out.append(Constraint(text=text.strip(), kind="name", group=group, required=required and group != "norp", terms=terms))
+        out.append(Constraint(text=text.strip(), kind="name", group=group, required=required or (group == "norp" and not in_source), terms=terms))
 
     # 1. the index's own entity vocabulary, matched on words whatever their case (longest first)
     if lex is not None and getattr(lex, "entities", None):
@@ -365,7 +370,8 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
         english = english_words()
         for t in doc:
             w = t.lower_
-            if t.is_alpha and len(w) >= 4 and w not in lex.words and w not in english and w not in _QUESTION_START:
+            if (t.is_alpha and len(w) >= 4 and w not in lex.words and w not in english and w not in _QUESTION_START
+                    and w.rstrip("s") not in _QUESTION_START and w.rstrip("s") not in ("that", "it", "there", "here")):
                 add(t.text, "thing", t.idx, t.idx + len(t.text), priority=3)
     # 2. spaCy's entities in the question
     for e in doc.ents:
@@ -382,7 +388,7 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
         if t is not None and run and (t.like_num or t.text == "§") and not _YEAR.fullmatch(t.text):
             run.append(t)  # "42 U.S.C. 13344", "Section 232": the number is part of the name
             continue
-        if (t is not None and run and t.lower_ in ("of", "and", "&", "for", "-", "+", "on") and t.i + 1 < len(doc)
+        if (t is not None and run and t.lower_ in ("of", "&", "for", "-", "+", "on") and t.i + 1 < len(doc)
                 and doc[t.i + 1].tag_ in ("NNP", "NNPS")):
             run.append(t)  # "Department of Defense", "E-VAC", "C5+1"
             continue
@@ -405,6 +411,11 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             label = group if group != "thing" else next(
                 (g for s_, e_, _t, g, _q in sorted(found, key=lambda f: f[4]) if g != "thing" and s_ < b_ and a_ < e_), group)
             keep(doc.text[a_:b_], label, a_, b_)
+    names = [c for c in out if c.kind == "name" and c.required]
+    if any(c.group != "person" for c in names):
+        for c in names:
+            if c.group == "person":  # "why does Biden want …": the article may say "the President"
+                c.required = False
     # 4. quoted phrases must appear as they are ("what 'processed critical minerals' means")
     for m in re.finditer(r"[\"“‘']([^\"”’']{3,80})[\"”’']", doc.text):
         terms = [t for t in tokenize(m.group(1)) if t not in GENERIC_TERMS]
@@ -480,10 +491,16 @@ def _span_of(text: str, phrase: str) -> tuple[int, int] | None:
 
 
 def _corrections(text: str, lex) -> dict[str, str]:
-    """Words of `text` the index does not know that are one edit away from a word it does."""
+    """Words of `text` that neither the index nor English knows, one edit away from a word the
+    index does know ("califronia" -> california; "widen" stays "widen", never "biden")."""
+    from ..ingest.nlp import english_words
+
+    english = english_words()
     out = {}
     for m in re.finditer(r"[A-Za-z][a-z]{3,}", text):
         word = m.group(0)
+        if word.lower() in english:
+            continue
         fix = lex.spell(word.lower()) if hasattr(lex, "spell") else None
         if fix and fix != word.lower():
             out[word] = fix if word.islower() else fix.capitalize()
@@ -530,6 +547,8 @@ def _declarative(rest: str) -> str:
     if not body:
         return rest
     doc = _nlp()(" ".join(body))
+    if doc[0].pos_ in ("VERB", "AUX"):
+        return " ".join([aux, doc.text])  # "how many people | will work there": the wh-phrase is the subject
     verb_at = next((t.i for t in doc if t.pos_ in ("VERB", "AUX") and t.i > 0), None)
     if verb_at is None:
         subj = [t for t in doc if t.dep_ in ("nsubj", "nsubjpass")]

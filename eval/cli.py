@@ -6,6 +6,7 @@ Cheap to import: the heavy work is in assay.eval.run and assay.eval.bench.run.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 
@@ -145,6 +146,25 @@ def fit_cmd(ctx, questions, corpus, k, quiet):
     with eval_engine(settings, corpus_list(list(corpus)), not quiet, {}) as (engine, _scratch):
         result = fit(prepare(tune, engine, k, not quiet), prepare(test, engine, k, not quiet), engine, progress=not quiet)
     click.echo(format_fit(result))
+
+
+@eval_cmd.command("rescore")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("questions", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--split", type=click.Choice(["tune", "test"]), help="Only the questions of this split.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write summary.json and the report here.")
+def rescore_cmd(run_dir, questions, split, out):
+    """Score an earlier run's answers again with today's metrics and QUESTIONS (nothing is re-answered).
+
+    For before/after tables when the metrics or the question file changed since RUN_DIR was made.
+    """
+    from .run import rescore
+
+    summary = rescore(run_dir, questions, split)
+    click.echo(format_table(summary))
+    if out:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
 
 
 @eval_cmd.command("compare", epilog=EXAMPLES_COMPARE)

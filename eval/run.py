@@ -73,7 +73,7 @@ def score_question(q: Question, ans, engine, support: bool = True) -> dict:
     status = answer_status(ans)
     abstained = status == "abstained"
     retrieved = [p.article_id for p in ans.passages]
-    lex = engine.index.lexical()
+    lex = engine.index.lexical() if support else None
     by_n = {c.n: c for c in ans.citations}
     sentences, sent_ok, pair_ok = [], [], []
     if not abstained:
@@ -425,6 +425,40 @@ def evaluate(
     if out is not None:
         write_run(out, rows, summary)
     return summary, rows, below_floors(summary, floors)
+
+
+# --- rescoring a run ---------------------------------------------------------------------------
+
+
+def rescore(run_dir: str | Path, questions_path: str | Path, split: str | None = None) -> dict:
+    """The summary of an earlier run's answers under today's metrics and question file (its rows
+    are re-read, nothing is answered again; citation support is not re-checked). For before/after
+    tables when a metric or the question set changed since the run."""
+    from types import SimpleNamespace as NS
+
+    questions = {q.id: q for q in load_split(questions_path, split)[0]}
+    rows = []
+    for line in (Path(run_dir) / "results.jsonl").read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        r = json.loads(line)
+        q = questions.get(str(r.get("id")))
+        if q is None:
+            continue
+        status = r.get("status") or ("abstained" if r.get("abstained") else "answered")
+        by_n = {c["n"]: c for c in r.get("citations") or []}
+        sentences = [NS(text=x["text"], citations=x.get("citations", []), kind=x.get("kind", "answer")) for x in r.get("sentences") or []]
+        ans = NS(query=r.get("query", ""), text=r.get("answer", ""), abstained=status == "abstained", status=status,
+                 missing=r.get("missing") or [], confidence=r.get("confidence"), reason=r.get("reason", ""),
+                 flags=r.get("flags") or [], writer=r.get("writer", ""), sentences=sentences,
+                 citations=[NS(n=c["n"], article_id=c["article_id"], chunk_id=c.get("chunk_id", ""), title=c.get("title", ""),
+                               quote=c.get("quote", ""), start=c.get("start", 0), end=c.get("end", 0), passage_text="")
+                            for c in by_n.values()],
+                 passages=[NS(chunk_id=x["chunk_id"], article_id=x["article_id"], score=x.get("score", 0.0),
+                              dense_rank=x.get("dense_rank"), lexical_rank=x.get("lexical_rank")) for x in r.get("retrieved") or []],
+                 timings=r.get("timings") or {})
+        rows.append(score_question(q, ans, None, support=False))
+    return summarize(rows, questions=str(questions_path), split=split, rescored=str(run_dir))
 
 
 # --- comparing two runs ------------------------------------------------------------------------

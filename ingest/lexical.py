@@ -140,6 +140,8 @@ class LexicalIndex:
                         index.setdefault(k, []).append(w)
             self._deletes = index
         found = {c for k in {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))} for c in self._deletes.get(k, ())}
+        # typos keep the first letter ("frist" -> "first"); an unknown name rarely does ("tinto" -/-> "into")
+        found = {c for c in found if c[0] == word[0] and c not in _STOP}
         return max(sorted(found), key=lambda w: self.words[w]) if found else None
 
     def entity_label(self, text: str) -> str | None:

@@ -1,0 +1,119 @@
+"""The three outcomes over the bundled corpus with the real model: each near-miss class gives a
+partial answer (saying what is missing) or an abstention, while its answerable twin is answered,
+with the answer in the first sentence; list answers come as items; notes cite nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from assay.app.answer import answer
+
+BLOG = "2025-11-12-us-expands-partnerships-for-rare-earths.txt"
+USGS = "usgs_mcs2025_rare_earths.md"
+
+# (class, near-miss, answerable twin, a word the twin's first sentence must hold)
+TWINS = [
+    ("entity", "How much did the Department of Defense award Iluka Resources for rare earth processing?",
+     "How much did the Department of Defense award MP Materials to separate heavy rare earths?", "35 million"),
+    ("year", "What was the average price of terbium oxide in 2016?",
+     "What was the average price of terbium oxide in 2023?", "1,298"),
+    ("attribute", "How many people will the E-VAC Magnetics plant in South Carolina employ?",
+     "How much has the Department of Defense invested in E-VAC Magnetics?", "94 million"),
+    ("why", "Why did MP Materials pick Texas for its magnet factory?",
+     "Why is Australia seen as a key rare earth partner?", "Australia"),
+    ("premise", "Why did the Section 232 order set a 25 percent tariff on processed critical minerals?",
+     "What does the Section 232 order ask the Secretary of Commerce to do?", "Secretary of Commerce"),
+]
+
+
+@pytest.mark.parametrize("kind, near_miss, twin, needle", TWINS, ids=[t[0] for t in TWINS])
+def test_a_near_miss_is_declined_and_its_twin_answered(corpus_engine, kind, near_miss, twin, needle):
+    miss = answer(near_miss, engine=corpus_engine)
+    assert miss.status in ("partial", "abstained"), (kind, miss.text)
+    assert miss.missing, "a declined answer says what was not found"
+    assert miss.abstained == (miss.status == "abstained")
+    if miss.status == "partial":
+        notes = [s for s in miss.sentences if s.kind == "note"]
+        assert notes and not any(s.citations for s in notes) and "don't say" in notes[-1].text or "not" in notes[-1].text
+        assert miss.citations, "what the articles do say is cited"
+    got = answer(twin, engine=corpus_engine)
+    assert got.status == "answered", (kind, got.text)
+    assert needle.lower() in got.sentences[0].text.lower(), (kind, got.sentences[0].text)
+
+
+def test_an_off_topic_question_abstains_with_what_was_searched(corpus_engine):
+    a = answer("What is the best recipe for chocolate cake?", engine=corpus_engine)
+    assert a.status == "abstained" and a.abstained and not a.citations
+    assert "don't say" in a.text and a.query in a.text and a.related
+
+
+def test_a_list_question_is_answered_with_one_cited_item_per_line(corpus_engine):
+    a = answer("Which countries is the US partnering with on rare earths?", engine=corpus_engine)
+    items = [s for s in a.sentences if s.kind == "item"]
+    assert a.status == "answered" and len(items) >= 3
+    lines = [line for line in a.text.split("\n") if line.startswith("- ")]
+    assert len(lines) == len(items) and all(line.rstrip().endswith("]") for line in lines)
+    names = " ".join(s.text for s in items)
+    assert all(n in names for n in ("Australia", "Canada", "India"))
+
+
+def test_one_citation_number_per_passage_place(corpus_engine):
+    a = answer("What are the main challenges in the rare earth supply chain?", engine=corpus_engine)
+    places = [(c.article_id, c.passage_start, c.passage_end) for c in a.citations]
+    assert len(places) == len(set(places))
+    for c in a.citations:  # every span of a citation lies inside its passage
+        assert all(c.passage_start <= x < y <= c.passage_end for x, y in c.spans)
+
+
+def test_json_carries_status_and_missing(corpus_engine):
+    d = answer("How many people will the E-VAC Magnetics plant in South Carolina employ?", engine=corpus_engine).to_dict()
+    assert d["status"] in ("partial", "abstained") and d["missing"] and d["abstained"] == (d["status"] == "abstained")
+    d = answer("What is bastnaesite?", engine=corpus_engine).to_dict()
+    assert d["status"] == "answered" and d["missing"] == [] and d["abstained"] is False
+
+
+@pytest.fixture(scope="module")
+def dev_engine(tmp_path_factory):
+    """corpus/ + eval/articles ingested once: the articles of the development set."""
+    from pathlib import Path
+
+    from assay.app.retrieve import Engine
+    from assay.ingest.config import Settings
+    from assay.ingest.pipeline import Ingestor
+
+    root = Path(__file__).resolve().parents[1]
+    settings = Settings(index_dir=tmp_path_factory.mktemp("dev-index") / "index")
+    ing = Ingestor(settings)
+    summary = ing.run([root / "corpus", root / "eval" / "articles"], progress=False)
+    assert not summary.failed, summary.failed
+    return Engine(settings, index=ing.index, encoder=ing.encoder)
+
+
+@pytest.mark.slow
+def test_no_text_defect_reaches_an_answer_of_the_development_set(dev_engine):
+    """Every quoted sentence of every dev-set answer: no abbreviation cut, no glued heading, no
+    run-together clauses, no memo or signature furniture, no table footnote markers."""
+    import json
+    import re
+    from pathlib import Path
+
+    from tests.defects import row_defects, sentence_defects
+
+    root = Path(__file__).resolve().parents[1]
+    problems, quoted = [], 0
+    for line in (root / "eval" / "dev.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        a = answer(q["question"], q.get("history") or [], engine=dev_engine)
+        by_n = {c.n: c for c in a.citations}
+        for s in a.sentences:
+            if s.kind == "note":
+                continue
+            quoted += 1
+            heading = next((p.heading for p in a.passages if by_n[s.citations[0]].chunk_id == p.chunk_id), "")
+            found = sentence_defects(s.text, [heading] if heading else [])
+            if re.search(r"\b(?:19|20)\d\d\s?e?:\s", s.text):  # a linearised table row ("Mine production 2024: 270,000")
+                found += row_defects(s.text)
+            problems += [f"{q['id']}: {f} — {s.text[:90]!r}" for f in found]
+        assert len({(c.article_id, c.passage_start) for c in a.citations}) == len(a.citations), q["id"]
+    assert quoted > 300
+    assert not problems, "\n".join(problems[:20])
