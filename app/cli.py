@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
+
+_STARTED = time.perf_counter()  # as early as this package loads: what a user waits for counts
 
 import click
 
@@ -136,23 +139,31 @@ def index_stats(ctx, as_json):
 @click.option("--since", help="Only articles published on/after YYYY[-MM[-DD]].")
 @click.option("--until", help="Only articles published on/before YYYY[-MM[-DD]].")
 @click.option("--json", "as_json", is_flag=True, help="Print the full structured answer as JSON.")
+@click.option("--timings", is_flag=True, help="Also print where the time went (imports, models, retrieval, writing).")
 @click.pass_context
-def ask(ctx, question, history, k, llm, articles, since, until, as_json):
+def ask(ctx, question, history, k, llm, articles, since, until, as_json, timings):
     """Answer one question from the indexed articles, with numbered sources.
 
     \b
     Example:
       assay ask "What about Canada?" --history "Which countries is the US partnering with?"
     """
+    t_cmd = time.perf_counter()
     from .answer import answer
     from .retrieve import Engine, Filters
 
     settings = _settings(ctx)
     llm = llm or settings.llm
+    t_imports = time.perf_counter()
     result = answer(question, list(history), k=k, llm=llm, engine=Engine(settings), filters=Filters(list(articles) or None, since, until))
+    if timings:
+        result.timings = {"startup": t_cmd - _STARTED, "imports": t_imports - t_cmd, **result.timings,
+                          "process": time.perf_counter() - _STARTED}
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
         return
+    if timings:
+        click.echo("timings: " + "  ".join(f"{k} {v * 1000:.0f} ms" for k, v in result.timings.items()), err=True)
     if result.query != question:
         click.echo(f"(searched for: {result.query})")
     click.echo(result.text)

@@ -140,7 +140,7 @@ class Engine:
 
         self.settings = settings or Settings.from_env()
         self.index = index or Index(self.settings)
-        self.encoder = encoder or Encoder.for_settings(self.settings)
+        self.encoder = encoder or Encoder.for_settings(self.settings, queries=True)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._scache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()

@@ -44,8 +44,8 @@ class Settings:
         "ASSAY_EMBED_MODEL", "Embedding model: a packaged model name or a local sentence-transformers folder."))
     embed_precision: str = field(default="auto", metadata=_env(
         "ASSAY_EMBED_PRECISION", "`auto` (bf16 autocast where the CPU has native bf16, else fp32), `fp32` or `bf16`."))
-    embed_backend: str = field(default="torch", metadata=_env(
-        "ASSAY_EMBED_BACKEND", "`torch`, or `onnx`: the same weights exported locally and run by onnxruntime."))
+    embed_backend: str = field(default="auto", metadata=_env(
+        "ASSAY_EMBED_BACKEND", "`auto` (queries through onnxruntime once ingest has exported the model, the rest torch), `torch` or `onnx` (everything)."))
     onnx_cache: Path | None = field(default=None, metadata=_env(
         "ASSAY_ONNX_CACHE", "Folder for the local ONNX export (default `<cache>/assay/onnx`)."))
     batch_size: int = 32

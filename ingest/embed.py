@@ -61,8 +61,8 @@ def load_model(model: str = DEFAULT_MODEL):
 # (torch.onnx + the `onnx` package; nothing is downloaded) and run with onnxruntime, with the
 # same tokenizer, truncation, mean pooling and normalisation. `assay bench` compares the two on
 # this machine (speed, cosine to torch, retrieval hit@5/MRR); see BENCHMARKS.md.
-BACKENDS = ("torch", "onnx")
-DEFAULT_BACKEND = "torch"
+BACKENDS = ("auto", "torch", "onnx")
+DEFAULT_BACKEND = "auto"
 
 
 def backend_name(backend: str | None = None) -> str:
@@ -115,38 +115,60 @@ class Encoder:
     The one object through which ingest, retrieval and the answer writer embed text; `assay
     bench` builds encoders with other backends or precisions and hands them in.
 
+    Backends: "torch" (sentence-transformers), "onnx" (onnxruntime + tokenizers, exported from the
+    same weights on first use), or "auto": a query encoder (`queries=True`: `assay ask`, the chat,
+    eval) runs ONNX when the export exists — no torch import, a fraction of the start-up — and
+    everything else runs torch (ingest exports the ONNX model once, see pipeline.py).
+
         >>> Encoder.for_settings(Settings()).encode(["rare earth magnets"]).shape
         (1, 384)
     """
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, backend: str | None = None,
-                 precision: str | None = None, onnx_dir: Path | None = None):
+                 precision: str | None = None, onnx_dir: Path | None = None, queries: bool = False):
         self.model = model
         self.batch_size = batch_size
         self.backend = backend_name(backend)  # validated now: a typo fails before any work
         self._precision = precision  # resolved on first use ("auto" looks at the CPU through torch)
         self.onnx_dir = onnx_dir
+        self.queries = queries
+        self._onnx: OnnxEncoder | None | bool = False  # False: not looked for yet
 
     @property
     def precision(self) -> str:
-        return precision_name(self._precision)
+        return precision_name(self._precision) if self.runtime == "torch" else "fp32"
 
     @classmethod
-    def for_settings(cls, settings: Settings) -> "Encoder":
-        return cls(settings.model, settings.batch_size, settings.embed_backend, settings.embed_precision, settings.onnx_dir)
+    def for_settings(cls, settings: Settings, queries: bool = False) -> "Encoder":
+        return cls(settings.model, settings.batch_size, settings.embed_backend, settings.embed_precision, settings.onnx_dir, queries)
+
+    def onnx(self) -> "OnnxEncoder | None":
+        if self._onnx is False:
+            wanted = self.backend == "onnx" or (self.backend == "auto" and self.queries)
+            self._onnx = onnx_encoder(self.model, onnx_dir=self.onnx_dir, export=self.backend == "onnx") if wanted else None
+        return self._onnx
+
+    @property
+    def runtime(self) -> str:
+        """"onnx" or "torch": what actually encodes."""
+        return "onnx" if self.onnx() is not None else "torch"
 
     @property
     def dim(self) -> int:
         """Vector dimension, read from the model."""
-        return int(load_model(self.model).get_embedding_dimension())
+        enc = self.onnx()
+        return enc.dim if enc is not None else int(load_model(self.model).get_embedding_dimension())
 
     def encode(self, texts: list[str]):
-        return encode(self.model, texts, self.batch_size, backend=self.backend, precision=self._precision, onnx_dir=self.onnx_dir)
+        enc = self.onnx()
+        if enc is not None:
+            return enc.encode(texts, self.batch_size)
+        return encode(self.model, texts, self.batch_size, backend="torch", precision=self._precision)
 
 
 def encode(model: str, texts: list[str], batch_size: int = 32, backend: str | None = None, precision: str | None = None,
            onnx_dir: Path | None = None):
-    """Normalised float32 embeddings (rows) for `texts`."""
+    """Normalised float32 embeddings (rows) for `texts` (backend "auto" is torch here)."""
     if backend_name(backend) == "onnx":
         enc = onnx_encoder(model, onnx_dir=onnx_dir)
         if enc is not None:
@@ -180,22 +202,31 @@ def _mean_pooling_model(path: str) -> bool:
 
 
 class OnnxEncoder:
-    """The packaged model run by onnxruntime; embeddings match SentenceTransformer.encode (cosine ~1.0)."""
+    """The packaged model run by onnxruntime with the model's own `tokenizers` tokenizer: no torch,
+    no sentence-transformers. Same truncation, mean pooling and normalisation as
+    SentenceTransformer.encode; vectors match float32 torch (cosine >= 0.9999, tests/test_embed.py)."""
 
-    def __init__(self, model: str, path: str, onnx_file: Path, threads: int | None = None):
+    def __init__(self, path: str, onnx_file: Path, threads: int | None = None):
+        import json
+
         import onnxruntime as ort
+        from tokenizers import Tokenizer
 
-        st = load_model(model)
-        self.tok = st.tokenizer
-        self.max_len = int(st.max_seq_length)
+        folder = Path(path)
+        max_len = int(json.loads((folder / "sentence_bert_config.json").read_text()).get("max_seq_length", 256))
+        self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tok.enable_truncation(max_len)
+        pad = self.tok.padding or {}
+        self.tok.enable_padding(pad_id=pad.get("pad_id", 0), pad_token=pad.get("pad_token", "[PAD]"))
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
         if threads:
             so.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
-        self.dim = int(st.get_embedding_dimension())
-        self._tok_lock = threading.Lock()  # HF fast tokenizers are not safe to call concurrently with padding
+        self.dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
+        self._tok_lock = threading.Lock()  # the Rust tokenizer's padding settings are shared state
 
     def encode(self, texts: list[str], batch_size: int = 32):
         import numpy as np
@@ -207,25 +238,38 @@ class OnnxEncoder:
         for i in range(0, len(texts), batch_size):
             idx = order[i : i + batch_size]
             with self._tok_lock:
-                enc = self.tok([texts[j] for j in idx], padding=True, truncation=True, max_length=self.max_len, return_tensors="np")
-            feed = {k: enc[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids") if k in self.inputs}
+                enc = self.tok.encode_batch([texts[j] for j in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            feed = {"input_ids": ids, "attention_mask": mask}
+            if "token_type_ids" in self.inputs:
+                feed["token_type_ids"] = np.array([e.type_ids for e in enc], dtype=np.int64)
             hidden = self.session.run(None, feed)[0]
-            mask = enc["attention_mask"][..., None].astype(np.float32)
-            vec = (hidden * mask).sum(axis=1) / np.clip(mask.sum(axis=1), 1e-9, None)
+            m = mask[..., None].astype(np.float32)
+            vec = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
             out[idx] = vec / np.clip(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12, None)
         return out
 
 
-def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False, onnx_dir: Path | None = None) -> Path:
-    """Export the local model to ONNX once (cached by model folder and weights); never downloads."""
+ONNX_EXPORT_VERSION = "1"  # part of the cache key: bump when the exported graph changes
+
+
+def onnx_path(model: str = DEFAULT_MODEL, quantize: bool = False, onnx_dir: Path | None = None) -> Path:
+    """Where the ONNX export of `model` lives: keyed by the model folder, its weights and the export settings."""
     import hashlib
 
     path = resolve_model_path(model)
     weights = next((Path(path) / n for n in ("model.safetensors", "pytorch_model.bin") if (Path(path) / n).exists()), Path(path))
     st_ = weights.stat()
-    key = hashlib.sha1(f"{path}|{st_.st_size}|{st_.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{path}|{st_.st_size}|{st_.st_mtime_ns}|opset17|v{ONNX_EXPORT_VERSION}".encode()).hexdigest()[:16]
     folder = (onnx_dir or Settings.from_env().onnx_dir) / key
-    target = folder / ("model.int8.onnx" if quantize else "model.onnx")
+    return folder / ("model.int8.onnx" if quantize else "model.onnx")
+
+
+def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False, onnx_dir: Path | None = None) -> Path:
+    """Export the local model to ONNX once (torch.onnx + the `onnx` package; cached, never downloads)."""
+    target = onnx_path(model, quantize, onnx_dir)
+    folder = target.parent
     if target.exists():
         return target
     folder.mkdir(parents=True, exist_ok=True)
@@ -265,16 +309,42 @@ def export_onnx(model: str = DEFAULT_MODEL, quantize: bool = False, onnx_dir: Pa
 
 
 @lru_cache(maxsize=4)
-def onnx_encoder(model: str = DEFAULT_MODEL, quantize: bool = False, threads: int | None = None, onnx_dir: Path | None = None) -> "OnnxEncoder | None":
-    """The ONNX encoder for `model`, or None (torch is used) when it cannot be built here."""
+def onnx_encoder(model: str = DEFAULT_MODEL, quantize: bool = False, threads: int | None = None, onnx_dir: Path | None = None,
+                 export: bool = True) -> "OnnxEncoder | None":
+    """The ONNX encoder for `model` (exported first when `export` and there is none yet), or None
+    when it cannot be had here — then torch encodes (the same model)."""
     path = resolve_model_path(model)
     offline_env()
     if not _mean_pooling_model(path):
         return None
     try:
-        return OnnxEncoder(model, path, export_onnx(model, quantize=quantize, onnx_dir=onnx_dir), threads=threads)
+        target = onnx_path(model, quantize, onnx_dir)
+        if not target.exists():
+            if not export:
+                return None
+            target = export_onnx(model, quantize=quantize, onnx_dir=onnx_dir)
+        return OnnxEncoder(path, target, threads=threads)
     except Exception as e:  # onnx / onnxruntime missing or the export failed: torch is the same model
         import sys
 
         print(f"assay: ONNX backend unavailable ({type(e).__name__}: {e}); using torch", file=sys.stderr)
+        return None
+
+
+def ensure_query_encoder(settings: Settings, log=None) -> Path | None:
+    """With the "auto" backend: export the ONNX model queries run on, once (ingest calls this while
+    torch is loaded anyway), so that `assay ask` and the chat never import torch. None when the
+    backend is not "auto", the model cannot be exported, or it is there already."""
+    if backend_name(settings.embed_backend) != "auto":
+        return None
+    path = resolve_model_path(settings.model)
+    if not _mean_pooling_model(path) or onnx_path(settings.model, onnx_dir=settings.onnx_dir).exists():
+        return None
+    if log:
+        log("exporting the query encoder to ONNX (once per model, about 10 s) …")
+    try:
+        return export_onnx(settings.model, onnx_dir=settings.onnx_dir)
+    except Exception as e:  # onnx missing or the export failed: queries use torch, the same model
+        if log:
+            log(f"ONNX export failed ({type(e).__name__}: {e}); queries will use torch")
         return None

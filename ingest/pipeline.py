@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -122,6 +123,10 @@ class Ingestor:
             # Always check: a run killed after its last record but before this refresh left the
             # BM25 behind; refresh() rebuilds only when the stamp does not match the collection.
             self.index.lexical(refresh=True)
+        if s.chunks_written:
+            from .embed import ensure_query_encoder
+
+            ensure_query_encoder(self.settings, log=(lambda m: print(f"assay: {m}", file=sys.stderr)) if progress else None)
         if on_file:
             on_file(len(files), len(files), "")
         s.seconds = time.perf_counter() - t0

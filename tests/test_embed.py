@@ -60,3 +60,39 @@ def test_precision_setting(monkeypatch):
     if cpuinfo.exists():
         native = any(f" {f}" in cpuinfo.read_text() for f in ("avx512_bf16", "amx_bf16"))
         assert E._native_bf16() <= native
+
+
+def test_onnx_vectors_match_torch_float32_and_rank_the_same(texts):
+    """Queries run on onnxruntime + tokenizers (no torch in `assay ask`): same vectors, same top-5."""
+    chunks, questions = texts
+    model = Settings().model
+    onnx = E.onnx_encoder(model)  # exported from the packaged weights on first use, then cached
+    assert onnx is not None
+    t32 = E.encode(model, chunks + questions, 32, backend="torch", precision="fp32")
+    o = onnx.encode(chunks + questions, 32)
+    assert o.dtype == np.float32 and o.shape == t32.shape
+    cos = (t32 * o).sum(axis=1)
+    assert cos.min() >= 0.9999, f"ONNX drifts from torch float32: min cosine {cos.min():.6f}"
+    c32, q32 = t32[: len(chunks)], t32[len(chunks):]
+    co, qo = o[: len(chunks)], o[len(chunks):]
+    for i, q in enumerate(questions):
+        assert list(np.argsort(-(c32 @ q32[i]))[:5]) == list(np.argsort(-(co @ qo[i]))[:5]), q
+
+
+_ASK = """
+import sys
+from assay.app.cli import main
+code = main(["--index", sys.argv[1], "ask", "What is bastnaesite?"])
+print("HEAVY", code, sorted(m for m in ("torch", "sentence_transformers", "transformers") if m in sys.modules))
+"""
+
+
+def test_ask_does_not_import_torch(corpus_engine):
+    """With the ONNX export in place (ingest makes it), answering never loads torch."""
+    import subprocess
+    import sys
+
+    assert E.onnx_path(Settings().model).exists()
+    res = subprocess.run([sys.executable, "-c", _ASK, str(corpus_engine.settings.index_dir)], capture_output=True, text=True, timeout=300)
+    line = next(x for x in res.stdout.splitlines() if x.startswith("HEAVY"))
+    assert line == "HEAVY 0 []", res.stdout[-500:] + res.stderr[-500:]
