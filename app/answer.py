@@ -114,7 +114,7 @@ def _specificity(engine: Engine):
         if not terms:
             return 0.0
         lex = engine.index.lexical()
-        return lex.idf(terms[0]) if terms[0] in lex.bm25.vocab_dict else 99.0
+        return lex.idf(terms[0]) if terms[0] in lex else 99.0
 
     return score
 

@@ -292,7 +292,7 @@ def _names_nowhere(a: Analysis, passages: list[Passage], lex) -> list[str]:
         if not c.required:
             continue
         present = sum(t in have for t in c.terms)
-        rarest = max(c.terms, key=lambda t: lex.idf(t) if t in lex.bm25.vocab_dict else 99.0)
+        rarest = max(c.terms, key=lambda t: lex.idf(t) if t in lex else 99.0)
         if present == 0 or (len(c.terms) >= 2 and (present / len(c.terms) < 0.5 or rarest not in have)):
             if not acronyms_met(c, frozenset(have), raw):
                 out.append(c.text)

@@ -183,6 +183,8 @@ class Engine:
         ]
 
     def lexical(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        if self.index.server_bm25():  # a Chroma server with its own sparse BM25 index (ASSAY_LEXICAL)
+            return self.index.server_lexical(query, n, filters.chroma_where() if filters else None)
         lex = self.index.lexical()
         mask = None
         if filters:

@@ -37,6 +37,8 @@ class Settings:
         "ASSAY_CHROMA_URL", "http://host:port of a `chroma run` server; unset = the embedded index."))
     collection: str = field(default=DEFAULT_COLLECTION, metadata=_env(
         "ASSAY_COLLECTION", "Chroma collection name (the article records go to `<name>__articles`)."))
+    lexical: str = field(default="auto", metadata=_env(
+        "ASSAY_LEXICAL", "BM25 side of search: `auto` (a Chroma server's own sparse BM25 index where it has one, else the local cache), `local` or `server`."))
     cache_dir: Path = field(default_factory=_cache_home, metadata=_env(
         "XDG_CACHE_HOME", "User cache root: the BM25 copy of a Chroma server index and the ONNX export live under `assay/` here."))
     # -- the embedding model --------------------------------------------------------------
@@ -88,6 +90,8 @@ class Settings:
         "ASSAY_QUEUE_SIZE", "Requests the chat queues before answering 'Queue is full' (HTTP 503)."))
 
     def __post_init__(self):
+        if self.lexical not in ("auto", "local", "server"):
+            raise ValueError(f"ASSAY_LEXICAL must be auto, local or server, not {self.lexical!r}")
         self.index_dir = Path(self.index_dir)
         self.corpus_dir = Path(self.corpus_dir)
         self.cache_dir = Path(self.cache_dir)

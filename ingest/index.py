@@ -10,7 +10,6 @@ nothing is duplicated.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 import os
 import re
 import shutil
@@ -23,8 +22,8 @@ from urllib.parse import urlparse
 
 from .article import Article
 from .config import Settings, quiet_env
-from .lexical import LEXICAL_FORMAT, CaseCounter, LexicalIndex, entity_key
-from .nlp import NAME_LABELS, pack, unpack
+from .lexical import ArticleText, ChunkText, LexicalIndex
+from .nlp import pack, unpack
 from .split import Chunk
 
 
@@ -57,6 +56,14 @@ class IndexUnreachable(IndexError_):
 
 
 GENERATION_FILE = "generation"
+CHANGE_GRACE_US = 300_000_000  # a reader re-reads changes this far (µs) behind its watermark: writes in flight, clock skew
+SPARSE_KEY = "assay_bm25"  # the chunk collection's sparse (BM25) index on servers that have one
+TOMBSTONE = "assay:deleted:"  # id prefix of a deleted article's change-log record
+
+
+def _seq() -> int:
+    """A change-log sequence number (wall-clock microseconds; readers allow CHANGE_GRACE_US of slack)."""
+    return time.time_ns() // 1000
 _UUID_DIR = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -173,7 +180,8 @@ class Index:
         self._chunks = None
         self._articles = None
         self._lexical: LexicalIndex | None = None
-        self._lexical_stamp: str | None = None
+        self._lexical_behind = False  # the collection changed since the lexical index was synced
+        self._sparse: bool | None = None  # whether the server's own BM25 answers lexical queries
         self._lock = threading.RLock()
         self._generation: str | None = None  # the token this object last saw or wrote
         self._checked = 0.0  # monotonic time of the last staleness check
@@ -271,7 +279,8 @@ class Index:
         """
         with self._lock:
             self._chunks = self._articles = None
-            self._lexical = self._lexical_stamp = None
+            self._lexical_behind = True  # kept: the next use applies only what changed
+            self._sparse = None
             if reopen and self._client is not None and not self.settings.chroma_url:
                 old, self._client = self._client, None
                 try:
@@ -312,6 +321,7 @@ class Index:
                         metadata=build_signature(self.settings),
                         configuration={"hnsw": {"space": "cosine"}},
                         embedding_function=None,
+                        **self._sparse_schema(),
                     )
                 else:
                     chunks = self.client.get_collection(name, embedding_function=None)
@@ -457,6 +467,7 @@ class Index:
                 self._reset(reopen=True)
                 self._remove_chroma_files()
             self._reset()
+            self._lexical = None
             shutil.rmtree(self.lexical_dir, ignore_errors=True)
             self._bump()
 
@@ -535,14 +546,17 @@ class Index:
         for i in range(0, len(stale), step):
             col.delete(ids=stale[i : i + step])
         records = []
+        seq = _seq()
         for article, chunks, _e, file_meta, _sp in items:
             record = {k: v for k, v in article.meta.items() if v}
-            record.update(file_meta, article_id=article.id, path=article.path, content_hash=article.content_hash, n_chunks=len(chunks))
+            record.update(file_meta, article_id=article.id, path=article.path, content_hash=article.content_hash, n_chunks=len(chunks),
+                          assay_seq=seq)  # the change log: readers apply records newer than their watermark
             records.append(record)
         for i in range(0, len(items), step):
             self.articles.upsert(ids=aids[i : i + step], embeddings=[[1.0]] * len(aids[i : i + step]),
                                  documents=[a.text for a, *_ in items[i : i + step]], metadatas=records[i : i + step])
-        self._lexical = None
+            self.articles.delete(ids=[TOMBSTONE + a for a in aids[i : i + step]])  # re-added after a delete
+        self._lexical_behind = True
         self._bump()
 
     def touch_article(self, article_id: str, file_meta: dict) -> None:
@@ -559,8 +573,11 @@ class Index:
         step = self._batch()
         for i in range(0, len(ids), step):
             col.delete(ids=ids[i : i + step])
+        # the record gives way to a tombstone, so that readers drop the article's rows too
+        self.articles.upsert(ids=[TOMBSTONE + article_id], embeddings=[[1.0]], documents=[""],
+                             metadatas=[{"article_id": article_id, "assay_deleted": True, "assay_seq": _seq()}])
         self.articles.delete(ids=[article_id])
-        self._lexical = None
+        self._lexical_behind = True
         self._bump()
         return len(ids)
 
@@ -573,7 +590,8 @@ class Index:
         while True:
             got = col.get(include=["metadatas"], limit=step, offset=offset)
             for aid, meta in zip(got["ids"], got["metadatas"]):
-                out[aid] = dict(meta or {})
+                if not (meta or {}).get("assay_deleted"):
+                    out[aid] = dict(meta or {})
             if len(got["ids"]) < step:
                 return out
             offset += step
@@ -581,14 +599,6 @@ class Index:
     def article_text(self, article_id: str) -> str | None:
         got = self.articles.get(ids=[article_id], include=["documents"])
         return got["documents"][0] if got["ids"] else None
-
-    def stamp(self, manifest: dict[str, dict] | None = None) -> str:
-        """Digest of what the collection holds; the lexical index must carry the same one."""
-        manifest = self.manifest() if manifest is None else manifest
-        h = hashlib.sha256(f"{self.settings.collection}|{self.chunks.count()}|{LEXICAL_FORMAT}".encode())
-        for aid in sorted(manifest):
-            h.update(f"{aid}\0{manifest[aid].get('content_hash', '')}\n".encode())
-        return h.hexdigest()
 
     @property
     def lexical_dir(self) -> Path:
@@ -598,74 +608,176 @@ class Index:
         return self.settings.cache_dir / "assay" / "lexical" / key
 
     def lexical(self, refresh: bool = False) -> LexicalIndex:
-        """The BM25 index, loaded or rebuilt so that it matches the collection.
+        """The BM25 index, brought up to date with the collection.
 
-        Kept in memory; reloaded when this process wrote, when another process wrote (see
-        `refresh_if_stale`), or on `refresh`. A missing, stale or unreadable copy on disk is
-        rebuilt from the collection and saved again.
+        Kept in memory. After a write (this process's or, see `refresh_if_stale`, another's) or on
+        `refresh`, it applies the change log: the article records written since its watermark
+        (and tombstones of deleted ones) whose content differs from what it holds; their chunks
+        are fetched, nothing else. A missing, damaged or unreadable copy, or one whose chunk
+        count disagrees with the collection's, is rebuilt from the collection and saved.
         """
         self.refresh_if_stale()
         with self._lock:
-            if self._lexical is not None and not refresh:
-                return self._lexical
-            stamp = self.stamp()
-            if self._lexical is not None and self._lexical_stamp == stamp:
-                return self._lexical
-            try:
-                lex = LexicalIndex.load(self.lexical_dir, stamp)
-            except Exception:  # damaged files: rebuild below
-                lex = None
+            lex = self._lexical
+            if lex is not None and not refresh and not self._lexical_behind:
+                return lex
             if lex is None:
-                lex = self._build_lexical()
-                self._save_lexical(lex, stamp)
-            self._lexical, self._lexical_stamp = lex, stamp
-            return lex
+                try:
+                    lex = LexicalIndex.load(self.lexical_dir)
+                except Exception:  # damaged files: rebuilt below
+                    lex = None
+            self._lexical = self._sync_lexical(lex)
+            self._lexical_behind = False
+            return self._lexical
 
-    def _save_lexical(self, lex: LexicalIndex, stamp: str) -> None:
-        """Save through a private folder and swap it in, so that processes sharing the folder
-        (CLI ingest and chat on one Chroma server) never see a half-written copy."""
-        final = self.lexical_dir / "bm25"
-        private = self.lexical_dir / f".new-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        old = self.lexical_dir / f".old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    def _sync_lexical(self, lex: LexicalIndex | None) -> LexicalIndex:
+        count = self.chunks.count()
+        if lex is not None:
+            changed = self._changes(lex.seq - CHANGE_GRACE_US)
+            removed = [aid for aid, rec in changed.items() if rec is None and aid in lex.at]
+            updated = {aid: rec for aid, rec in changed.items() if rec is not None and lex.article_hash(aid) != rec.get("content_hash", "")}
+            if removed or updated:
+                lex.apply(removed, self._article_texts(updated))
+            seqs = [int(rec["assay_seq"]) for rec in changed.values() if rec is not None] + list(self._tomb_seqs)
+            lex.seq = max([lex.seq, *seqs])
+            if lex.n_docs != count:
+                lex = None  # chunks without records (a killed write) or a dropped and refilled collection
+            elif removed or updated:
+                self._save_lexical(lex)
+        if lex is None:
+            lex = self._build_lexical()
+            self._save_lexical(lex)
+        return lex
+
+    def _changes(self, since: int) -> dict[str, dict | None]:
+        """Article id -> its record (None: deleted) for the change-log entries at or after `since`."""
+        out: dict[str, dict | None] = {}
+        self._tomb_seqs: list[int] = []
+        offset, step = 0, 5000
+        while True:
+            got = self.articles.get(where={"assay_seq": {"$gte": int(since)}}, include=["metadatas"], limit=step, offset=offset)
+            for rid, meta in zip(got["ids"], got["metadatas"]):
+                meta = dict(meta or {})
+                if meta.get("assay_deleted"):
+                    out.setdefault(meta.get("article_id", rid[len(TOMBSTONE):]), None)
+                    self._tomb_seqs.append(int(meta.get("assay_seq", 0)))
+                else:
+                    out[rid] = meta  # a live record wins over a tombstone of the same id
+            if len(got["ids"]) < step:
+                return out
+            offset += step
+
+    def _article_texts(self, records: dict[str, dict]) -> list[ArticleText]:
+        """The indexed chunks of these articles, as the lexical index takes them."""
+        out = {aid: ArticleText(aid, rec.get("content_hash", "")) for aid, rec in records.items()}
+        aids = list(out)
+        step = self._batch()
+        for i in range(0, len(aids), step):
+            part = aids[i : i + step]
+            where = {"article_id": part[0]} if len(part) == 1 else {"article_id": {"$in": part}}
+            got = self.chunks.get(where=where, include=["documents", "metadatas"])
+            for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
+                if meta.get("article_id") in out:
+                    out[meta["article_id"]].chunks.append(_chunk_text(cid, doc, meta))
+        for art in out.values():
+            art.chunks.sort(key=lambda c: c.id)
+        return list(out.values())
+
+    def _save_lexical(self, lex: LexicalIndex) -> None:
+        """Save the index's changes (a read-only or contended folder: this process still serves from memory)."""
         try:
-            lex.save(private, stamp)  # writes private/bm25
-            try:
-                final.rename(old)
-            except FileNotFoundError:
-                pass
-            (private / "bm25").rename(final)
-        except OSError:
-            pass  # a read-only or contended folder: this process still serves from memory
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
+            lex.save(self.lexical_dir)
+        except (OSError, TimeoutError):
+            pass
 
     def _build_lexical(self) -> LexicalIndex:
-        ids, arts, pubs = [], [], []
-        labels: dict[str, Counter] = {}
-        case = CaseCounter()
+        """A full build, page by page (the corpus text is never held in memory at once)."""
+        records = self.manifest()
+        seq = max([int(r.get("assay_seq", 0)) for r in records.values()] + [0])
+        try:
+            seq = max([seq, *(int(m.get("assay_seq", 0)) for m in self.articles.get(where={"assay_deleted": True}, include=["metadatas"])["metadatas"])])
+        except Exception:
+            pass
 
-        def texts():  # page by page: the corpus text is never held in memory at once
+        def articles():
             offset, step = 0, 2000
             while True:
                 got = self.chunks.get(include=["documents", "metadatas"], limit=step, offset=offset)
                 for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                    ids.append(cid)
-                    arts.append(meta.get("article_id", ""))
-                    pubs.append(int(meta.get("published_int", 0) or 0))
-                    for a, b, label in unpack(meta.get("ents")):
-                        if label in NAME_LABELS:
-                            labels.setdefault(entity_key(doc[a:b]), Counter())[label] += 1
-                    case.add(doc)
-                    yield " ".join(x for x in (meta.get("title", ""), meta.get("heading", ""), doc) if x)
+                    aid = meta.get("article_id", "")
+                    yield ArticleText(aid, records.get(aid, {}).get("content_hash", ""), [_chunk_text(cid, doc, meta)])
                 if len(got["ids"]) < step:
-                    return
+                    break
                 offset += step
+            for aid, rec in records.items():  # articles without chunks (empty after cleaning)
+                if not rec.get("n_chunks"):
+                    yield ArticleText(aid, rec.get("content_hash", ""))
 
-        lex = LexicalIndex.build(ids, texts(), arts, pubs)
-        lex.entities = {k: [c.most_common(1)[0][0], sum(c.values())] for k, c in labels.items() if k}
-        lex.capitals, lex.words = case.shares(), case.words
-        return lex
+        return LexicalIndex.build(articles(), seq=seq)
+
+    # -- the server's own BM25 ----------------------------------------------------------------
+    def _sparse_schema(self) -> dict:
+        """create_collection arguments for a sparse BM25 index, when the server has them and the
+        settings allow it (ASSAY_LEXICAL auto or server)."""
+        if not self.settings.chroma_url or self.settings.lexical == "local" or not self._server_has_sparse():
+            return {}
+        from chromadb import Schema, SparseVectorIndexConfig
+        from chromadb.utils.embedding_functions.chroma_bm25_embedding_function import ChromaBm25EmbeddingFunction
+
+        schema = Schema()
+        schema.create_index(key=SPARSE_KEY, config=SparseVectorIndexConfig(source_key="#document", embedding_function=ChromaBm25EmbeddingFunction()))
+        return {"schema": schema}
+
+    def _server_has_sparse(self) -> bool:
+        """Feature detection: create (and delete) a probe collection with a sparse index.
+
+        Local Chroma and `chroma run` refuse ("Sparse vector indexing is not enabled in local");
+        Chroma's distributed and Cloud servers accept.
+        """
+        from chromadb import Schema, SparseVectorIndexConfig
+
+        probe = f"{self.settings.collection}__probe_{uuid.uuid4().hex[:8]}"
+        schema = Schema()
+        schema.create_index(key="probe", config=SparseVectorIndexConfig())
+        try:
+            self.client.create_collection(probe, schema=schema, embedding_function=None)
+        except Exception as e:
+            if _is_connection_error(e):
+                raise self._unreachable() from None
+            return False
+        try:
+            self.client.delete_collection(probe)
+        except Exception:
+            pass
+        return True
+
+    def server_bm25(self) -> bool:
+        """Whether lexical search runs on the server's own sparse BM25 index (else on the local
+        cache). ASSAY_LEXICAL=server insists, and says so when the server cannot."""
+        if self._sparse is None:
+            col = self.chunks
+            schema = getattr(col, "schema", None)
+            keys = getattr(schema, "keys", None) or {}
+            self._sparse = bool(self.settings.chroma_url) and self.settings.lexical != "local" and SPARSE_KEY in keys
+            if self.settings.lexical == "server" and not self._sparse:
+                raise IndexMismatch(
+                    f"ASSAY_LEXICAL=server, but the collection at {self.where} has no sparse BM25 index "
+                    "(local Chroma and `chroma run` have none). Unset ASSAY_LEXICAL to use the local BM25 cache, "
+                    "or re-ingest with --rebuild against a Chroma server that supports sparse vectors."
+                )
+        return self._sparse
+
+    def server_lexical(self, query: str, n: int, where: dict | None = None) -> list[tuple[str, float]]:
+        """Top-n chunk ids by the server's BM25 (Search API, sparse Knn); scores by rank."""
+        from chromadb import K, Knn, Search
+        from chromadb.utils.embedding_functions.chroma_bm25_embedding_function import ChromaBm25EmbeddingFunction
+
+        vec = ChromaBm25EmbeddingFunction().embed_query([query])[0]
+        search = Search().rank(Knn(query=vec, key=SPARSE_KEY, limit=n)).limit(n).select(K.SCORE)
+        if where:
+            search = search.where(where)
+        got = self.chunks.search(search)
+        return [(cid, 1.0 / rank) for rank, cid in enumerate(got["ids"][0], 1)]
 
     def stats(self) -> dict:
         manifest = self.manifest()
@@ -675,5 +787,12 @@ class Index:
             "model": self.settings.model,
             "articles": len(manifest),
             "chunks": self.chunks.count(),
+            "lexical": "server BM25 (sparse index)" if self.server_bm25() else f"local BM25 cache ({self.lexical_dir})",
             "items": manifest,
         }
+
+
+def _chunk_text(cid: str, doc: str, meta: dict) -> ChunkText:
+    """A stored chunk as the lexical index takes it: title and heading count as its words too."""
+    text = " ".join(x for x in (meta.get("title", ""), meta.get("heading", ""), doc) if x)
+    return ChunkText(cid, text, doc, int(meta.get("published_int", 0) or 0), tuple(unpack(meta.get("ents"))))

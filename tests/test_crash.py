@@ -10,7 +10,7 @@ Kill points:
       chunks:2    the 2nd flush's chunks upserted (ASSAY_FLUSH_CHUNKS=64: the first flush is
                   complete), its stale-chunk delete and manifest records not done
       records:2   right after the 2nd flush's manifest records (later flushes unwritten)
-      bm25        the BM25 files written to bm25.tmp, the stamp and the rename not done
+      bm25        the lexical index's new files written, its state.json not yet swapped in
       update      re-indexing an edited article over an index with a saved BM25, killed after its new
                   chunks (stale chunks and old record still there) or after its new record (BM25 not
                   yet refreshed); checked against an uninterrupted incremental run
@@ -78,14 +78,12 @@ elif kind in ("chunks", "records"):
 
     Collection.upsert = upsert
 elif kind == "bm25":
-    import bm25s
-    real_save = bm25s.BM25.save
+    import assay.ingest.lexical as lexical
 
-    def save(self, *a, **kw):
-        real_save(self, *a, **kw)
+    def write_state(folder, state):
         die()
 
-    bm25s.BM25.save = save
+    lexical._write_state = write_state
 else:
     raise SystemExit(f"unknown crash point {point}")
 
@@ -159,7 +157,7 @@ def _state(index_dir: Path) -> dict:
     got = index.chunks.get(include=["metadatas", "documents", "embeddings"])
     ids = list(got["ids"])
     assert len(ids) == len(set(ids)) == index.chunks.count(), "duplicate chunk ids"
-    manifest = index.manifest()
+    manifest = {aid: {k: v for k, v in rec.items() if k != "assay_seq"} for aid, rec in index.manifest().items()}  # seq: when, not what
     per_article: dict[str, int] = {}
     for meta in got["metadatas"]:
         per_article[meta["article_id"]] = per_article.get(meta["article_id"], 0) + 1
@@ -167,9 +165,10 @@ def _state(index_dir: Path) -> dict:
     assert not orphans, f"chunks without a manifest record or records without chunks: {sorted(orphans)}"
     for aid, rec in manifest.items():
         assert rec["n_chunks"] == per_article[aid], f"{aid}: record says {rec['n_chunks']}, index has {per_article[aid]}"
-    lex = LexicalIndex.load(index.lexical_dir, index.stamp(manifest))
-    assert lex is not None, "the saved BM25 index does not match the collection"
-    assert sorted(lex.ids) == sorted(ids)
+    lex = LexicalIndex.load(index.lexical_dir)
+    assert lex is not None, "no readable saved BM25 index"
+    assert sorted(lex.chunk_ids()) == sorted(ids), "the saved BM25 index does not hold the collection's chunks"
+    assert {aid: lex.article_hash(aid) for aid in manifest} == {aid: rec["content_hash"] for aid, rec in manifest.items()}
     vectors = {cid: np.asarray(e, dtype=np.float32) for cid, e in zip(ids, got["embeddings"])}
     docs = dict(zip(ids, got["documents"]))
     article_of = {cid: meta["article_id"] for cid, meta in zip(ids, got["metadatas"])}

@@ -137,23 +137,25 @@ def test_garbage_in_vector_segment(pristine, index_copy, capsys):
 def test_lexical_folder_deleted(index_copy, capsys):
     shutil.rmtree(index_copy / "lexical")
     assert_answers(capsys, index_copy)
-    assert (index_copy / "lexical" / "bm25" / "assay.json").exists()
+    assert (index_copy / "lexical" / "state.json").exists()
 
 
-@pytest.mark.parametrize("damage", ["json-garbage", "json-truncated", "arrays-garbage"])
+@pytest.mark.parametrize("damage", ["state-garbage", "state-truncated", "arrays-garbage", "vocabulary-cut"])
 def test_lexical_files_corrupt(index_copy, capsys, damage):
-    folder = index_copy / "lexical" / "bm25"
-    meta = folder / "assay.json"
-    if damage == "json-garbage":
-        meta.write_bytes(os.urandom(300))
-    elif damage == "json-truncated":
-        meta.write_text(meta.read_text()[:50])
+    folder = index_copy / "lexical"
+    state = folder / "state.json"
+    if damage == "state-garbage":
+        state.write_bytes(os.urandom(300))
+    elif damage == "state-truncated":
+        state.write_text(state.read_text()[:50])
+    elif damage == "arrays-garbage":
+        for f in folder.glob("seg-*/*.npy"):
+            f.write_bytes(b"\x00garbage" * 10)
     else:
-        for f in folder.iterdir():
-            if f.name != "assay.json":
-                f.write_bytes(b"\x00garbage" * 10)
+        for f in folder.glob("terms-*.txt"):
+            f.write_text("just\nthree\nwords\n")
     assert_answers(capsys, index_copy)
-    json.loads(meta.read_text())  # rewritten whole
+    json.loads(state.read_text())  # rewritten whole
 
 
 # -- embedded index: CLI ingest while a chat process serves it --------------------------------

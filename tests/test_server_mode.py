@@ -139,12 +139,12 @@ def test_cli_round_trip_against_server(server, tmp_path, cache_home, capsys):
 
     # the lexical cache lives outside the server; deleting it is harmless (rebuilt on the next ask)
     caches = list((cache_home / "assay" / "lexical").iterdir())
-    assert caches and all((c / "bm25" / "assay.json").exists() for c in caches)
+    assert caches and all((c / "state.json").exists() for c in caches)
     for c in caches:
         shutil.rmtree(c)
     rc, out, err = run_cli(capsys, *g, "ask", PARTNERS, "--json")
     assert rc == 0 and not json.loads(out)["abstained"]
-    assert any((c / "bm25" / "assay.json").exists() for c in (cache_home / "assay" / "lexical").iterdir())
+    assert any((c / "state.json").exists() for c in (cache_home / "assay" / "lexical").iterdir())
 
     # eval against the server (--corpus would use a temp embedded index instead)
     questions = tmp_path / "q.jsonl"

@@ -29,7 +29,7 @@ def _ints(ctx, param, value):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("bench-results"), show_default=True, help="Folder for <timestamp>.json.")
 @click.option("--quick", is_flag=True, help="Small sizes and few questions (the smoke test runs this).")
 @click.option("--sizes", callback=_ints, help="Index sizes in chunks for ingest/latency checkpoints (default 1000,5000,20000).")
-@click.option("--store-sizes", "store_sizes", callback=_ints, help="Synthetic Chroma+BM25 sizes (default 100000,500000).")
+@click.option("--store-sizes", "store_sizes", callback=_ints, help="Synthetic Chroma+BM25 sizes (default 20000,100000,500000).")
 @click.option("--distract", callback=_ints, help="corpus-scale articles mixed in for the quality checkpoints (default 1000,5000; 0 = none).")
 @click.option("--questions", "n_questions", type=click.IntRange(1, 100000), help="Latency questions per size (default 220).")
 @click.option("--scale-dir", type=click.Path(path_type=Path), default=None, help="Folder of real articles to grow the index with (default ../shared/corpus-scale).")

@@ -45,7 +45,7 @@ def run_bench(
     quiet_env()
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     sizes = sizes or ([40, 80] if quick else [1000, 5000, 20000])
-    store_sizes = store_sizes or ([1000, 2000] if quick else [100000, 500000])
+    store_sizes = store_sizes or ([1000, 2000] if quick else [20000, 100000, 500000])
     distract = distract if distract is not None else ([6] if quick else [1000, 5000])
     n_questions = n_questions or (6 if quick else 220)
     scale_dir = Path(scale_dir)
