@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ingest.config import Settings
-from ..ingest.index import Index, date_int
+from ..ingest.index import Index, date_int, unpack_vectors
 from ..ingest.nlp import unpack
 
 from .schema import Passage
@@ -143,6 +143,7 @@ class Engine:
         self.encoder = encoder or Encoder.for_settings(self.settings, queries=True)
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._scache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._late: OrderedDict[str, str] = OrderedDict()  # chunk id -> its stored sentence vectors (ids change with content)
         self._lock = threading.Lock()
 
     # -- embeddings with small LRU caches (queries and answer sentences repeat a lot) ------
@@ -162,6 +163,20 @@ class Engine:
                 return np.stack([store[t] for t in texts])
         return np.zeros((0, self.encoder.dim), dtype=np.float32)
 
+    def _passage(self, cid: str, doc: str, meta: dict) -> Passage:
+        if meta.get("svec"):
+            with self._lock:
+                self._late[cid] = meta["svec"]
+                while len(self._late) > 5000:
+                    self._late.popitem(last=False)
+        return _passage(cid, doc, meta)
+
+    def sentence_vectors(self, chunk_id: str) -> np.ndarray | None:
+        """The chunk's sentence vectors computed at ingest (one per sentence_spans(text)), or None."""
+        with self._lock:
+            value = self._late.get(chunk_id)
+        return unpack_vectors(value, self.encoder.dim) if value else None
+
     # -- the two sides ---------------------------------------------------------------------
     def dense(self, query: str, n: int, filters: Filters | None = None) -> list[tuple[Passage, float]]:
         qv = self.embed([query], cache="q")[0]
@@ -178,7 +193,7 @@ class Engine:
         else:
             res = col.query(query_embeddings=[qv.tolist()], n_results=min(n, count), include=include)
         return [
-            (_passage(cid, doc, meta), 1.0 - float(dist))
+            (self._passage(cid, doc, meta), 1.0 - float(dist))
             for cid, doc, meta, dist in zip(res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0])
         ]
 
@@ -221,7 +236,7 @@ class Engine:
         if missing:
             got = self.index.chunks.get(ids=missing, include=["documents", "metadatas"])
             for cid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"]):
-                by_id[cid] = _passage(cid, doc, meta)
+                by_id[cid] = self._passage(cid, doc, meta)
         for cid, rank in lex_rank.items():
             if cid in by_id:
                 by_id[cid].lexical_rank = rank

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from .fmt import num
 from .questions import Question
 
-GRID = {  # "topical" (the off-topic guard) is not fitted: the dev set holds no off-topic questions
+GRID = {  # "topical" (the off-topic guard) is set by hand between the tune split's off-topic and answerable questions
     "answer": tuple(round(0.30 + 0.025 * i, 3) for i in range(11)),
     "about": tuple(round(0.30 + 0.025 * i, 3) for i in range(13)),
     "support": (0.7, 0.8, 0.9),

@@ -165,6 +165,93 @@ class Encoder:
             return enc.encode(texts, self.batch_size)
         return encode(self.model, texts, self.batch_size, backend="torch", precision=self._precision)
 
+    def encode_late(self, texts: list[str], spans: list[list[tuple[int, int]]]):
+        """Each text's vector, and a vector for each of its character spans from the same forward
+        pass: the span's token embeddings mean-pooled and normalised ("late chunking", Günther et
+        al. 2024). A span past the model's truncation gets a zero row. One call, one batch."""
+        import numpy as np
+
+        enc = self.onnx()
+        tokens = enc.tokens if enc is not None else _tokens(resolve_model_path(self.model))
+        run = enc.hidden if enc is not None else _torch_hidden(self.model, precision_name(self._precision) == "bf16")
+        with tokens.lock:
+            batch = tokens.tok.encode_batch(texts)
+        ids, mask, types = tokens.arrays(batch)
+        hidden = run(ids, mask, types)
+        vecs = _normalise(_masked_mean(hidden, mask))
+        out = []
+        for j, e in enumerate(batch):
+            off = np.array(e.offsets, dtype=np.int64).reshape(-1, 2)
+            real = np.array(e.attention_mask, dtype=bool) & (np.array(e.special_tokens_mask, dtype=bool) == 0)
+            rows = np.zeros((len(spans[j]), hidden.shape[2]), dtype=np.float32)
+            for k, (a, b) in enumerate(spans[j]):
+                sel = real & (off[:, 0] < b) & (off[:, 1] > a)
+                if sel.any():
+                    rows[k] = hidden[j, : len(sel)][sel].mean(axis=0)
+            out.append(_normalise(rows))
+        return vecs, out
+
+
+def _masked_mean(hidden, mask):
+    import numpy as np
+
+    m = mask[..., None].astype(np.float32)
+    return (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
+
+
+def _normalise(rows):
+    import numpy as np
+
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return (rows / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+class _Tokens:
+    """The model's own tokenizer (its tokenizer.json, through `tokenizers`), truncating at the
+    model's max_seq_length and padding as SentenceTransformer.encode does; keeps offsets."""
+
+    def __init__(self, path: str):
+        import json
+
+        from tokenizers import Tokenizer
+
+        folder = Path(path)
+        max_len = int(json.loads((folder / "sentence_bert_config.json").read_text()).get("max_seq_length", 256))
+        self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tok.enable_truncation(max_len)
+        pad = self.tok.padding or {}
+        self.tok.enable_padding(pad_id=pad.get("pad_id", 0), pad_token=pad.get("pad_token", "[PAD]"))
+        self.lock = threading.Lock()  # the Rust tokenizer's padding settings are shared state
+
+    @staticmethod
+    def arrays(batch):
+        import numpy as np
+
+        ids = np.array([e.ids for e in batch], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
+        types = np.array([e.type_ids for e in batch], dtype=np.int64)
+        return ids, mask, types
+
+
+@lru_cache(maxsize=4)
+def _tokens(path: str) -> _Tokens:
+    return _Tokens(path)
+
+
+@lru_cache(maxsize=4)
+def _torch_hidden(model: str, bf16: bool):
+    """last_hidden_state of the SentenceTransformer's transformer, as numpy float32."""
+    st = load_model(model)
+    hf = st[0].auto_model.eval()
+    import torch
+
+    def run(ids, mask, types):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = hf(input_ids=torch.from_numpy(ids), attention_mask=torch.from_numpy(mask), token_type_ids=torch.from_numpy(types))
+        return out.last_hidden_state.float().numpy()
+
+    return run
+
 
 def encode(model: str, texts: list[str], batch_size: int = 32, backend: str | None = None, precision: str | None = None,
            onnx_dir: Path | None = None):
@@ -210,14 +297,9 @@ class OnnxEncoder:
         import json
 
         import onnxruntime as ort
-        from tokenizers import Tokenizer
 
         folder = Path(path)
-        max_len = int(json.loads((folder / "sentence_bert_config.json").read_text()).get("max_seq_length", 256))
-        self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tok.enable_truncation(max_len)
-        pad = self.tok.padding or {}
-        self.tok.enable_padding(pad_id=pad.get("pad_id", 0), pad_token=pad.get("pad_token", "[PAD]"))
+        self.tokens = _Tokens(path)
         so = ort.SessionOptions()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         so.log_severity_level = 3
@@ -226,7 +308,12 @@ class OnnxEncoder:
         self.session = ort.InferenceSession(str(onnx_file), so, providers=["CPUExecutionProvider"])
         self.inputs = {i.name for i in self.session.get_inputs()}
         self.dim = int(json.loads((folder / "config.json").read_text())["hidden_size"])
-        self._tok_lock = threading.Lock()  # the Rust tokenizer's padding settings are shared state
+
+    def hidden(self, ids, mask, types):
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.inputs:
+            feed["token_type_ids"] = types
+        return self.session.run(None, feed)[0]
 
     def encode(self, texts: list[str], batch_size: int = 32):
         import numpy as np
@@ -237,17 +324,10 @@ class OnnxEncoder:
         order = np.argsort([-len(t) for t in texts], kind="stable")  # length-sorted batches: little padding
         for i in range(0, len(texts), batch_size):
             idx = order[i : i + batch_size]
-            with self._tok_lock:
-                enc = self.tok.encode_batch([texts[j] for j in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            feed = {"input_ids": ids, "attention_mask": mask}
-            if "token_type_ids" in self.inputs:
-                feed["token_type_ids"] = np.array([e.type_ids for e in enc], dtype=np.int64)
-            hidden = self.session.run(None, feed)[0]
-            m = mask[..., None].astype(np.float32)
-            vec = (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
-            out[idx] = vec / np.clip(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12, None)
+            with self.tokens.lock:
+                enc = self.tokens.tok.encode_batch([texts[j] for j in idx])
+            hidden = self.hidden(*self.tokens.arrays(enc))
+            out[idx] = _normalise(_masked_mean(hidden, self.tokens.arrays(enc)[1]))
         return out
 
 

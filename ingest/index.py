@@ -148,8 +148,33 @@ def date_int(value: str | None) -> int:
     return int(digits.ljust(8, "0"))
 
 
-def _chunk_meta(article: Article, chunk: Chunk, ents: list | None = None) -> dict:
+def pack_vectors(rows) -> str:
+    """Sentence vectors -> the compact string stored in chunk metadata (float16, base64: 1 KB a sentence)."""
+    import base64
+
+    import numpy as np
+
+    return base64.b64encode(np.asarray(rows, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def unpack_vectors(value: str | None, dim: int):
+    """The stored sentence vectors (float32 rows), or None when the chunk has none."""
+    if not value:
+        return None
+    import base64
+
+    import numpy as np
+
+    try:
+        return np.frombuffer(base64.b64decode(value), dtype=np.float16).reshape(-1, dim).astype(np.float32)
+    except ValueError:
+        return None
+
+
+def _chunk_meta(article: Article, chunk: Chunk, ents: list | None = None, svec=None) -> dict:
     meta = {k: v for k, v in article.meta.items() if v}
+    if svec is not None and len(svec):
+        meta["svec"] = pack_vectors(svec)  # one vector per sentence_spans(chunk.text), from the chunk's forward pass
     meta.update(
         ents=pack(ents or []),  # named-entity spans in chunk.text (ingest/nlp.py)
         furniture=";".join(f"{a}-{b}" for a, b in getattr(chunk, "furniture", ())),  # never-quoted spans (article offsets)
@@ -528,10 +553,11 @@ class Index:
 
         col = self.chunks
         step = self._batch()
-        items = [(*it, None) if len(it) == 4 else it for it in items]
+        items = [(*it, None, None)[:6] for it in items]  # (article, chunks, embeddings, file_meta[, entity spans[, sentence vectors]])
         ids = [c.id for _a, chunks, *_ in items for c in chunks]
         docs = [c.text for _a, chunks, *_ in items for c in chunks]
-        metas = [_chunk_meta(a, c, sp[j] if sp else None) for a, chunks, _e, _m, sp in items for j, c in enumerate(chunks)]
+        metas = [_chunk_meta(a, c, sp[j] if sp else None, sv[j] if sv else None)
+                 for a, chunks, _e, _m, sp, sv in items for j, c in enumerate(chunks)]
         vecs = np.concatenate([np.asarray(e, dtype=np.float32).reshape(len(chunks), -1) for _a, chunks, e, *_ in items])
         for i in range(0, len(ids), step):
             col.upsert(ids=ids[i : i + step], embeddings=vecs[i : i + step], documents=docs[i : i + step], metadatas=metas[i : i + step])
@@ -547,7 +573,7 @@ class Index:
             col.delete(ids=stale[i : i + step])
         records = []
         seq = _seq()
-        for article, chunks, _e, file_meta, _sp in items:
+        for article, chunks, _e, file_meta, *_ in items:
             record = {k: v for k, v in article.meta.items() if v}
             record.update(file_meta, article_id=article.id, path=article.path, content_hash=article.content_hash, n_chunks=len(chunks),
                           assay_seq=seq)  # the change log: readers apply records newer than their watermark

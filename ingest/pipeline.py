@@ -13,7 +13,7 @@ from .files import article_id, iter_article_paths
 from .config import Settings
 from .index import Index
 from .nlp import entities
-from .split import Chunk, TokenCounter, split_article
+from .split import Chunk, TokenCounter, sentence_spans, split_article
 
 def flush_chunks(settings: Settings) -> int:
     """Chunks per flush (ASSAY_FLUSH_CHUNKS): one encode call and a few Chroma writes each.
@@ -82,8 +82,10 @@ class Ingestor:
             self._counter = TokenCounter(model.tokenizer, int(model.max_seq_length))
         return self._counter
 
-    def run(self, inputs: list[str | Path], *, prune: bool = False, rebuild: bool = False, progress: bool = True, on_file=None) -> Summary:
-        """Index `inputs` (files or folders). `on_file(done, total, name)` reports progress to a UI."""
+    def run(self, inputs: list[str | Path], *, prune: bool = False, rebuild: bool = False, progress: bool = True, on_file=None,
+            on_chunks=None) -> Summary:
+        """Index `inputs` (files or folders). `on_file(done, total, name)` and `on_chunks(indexed, known)`
+        report progress to a UI: files read, and chunks embedded so far out of those split so far."""
         from .load import load_article
 
         t0 = time.perf_counter()
@@ -97,20 +99,30 @@ class Ingestor:
             by_hash = {rec.get("content_hash"): aid for aid, rec in manifest.items()}
             seen: dict[str, str] = {}
             pending: list[_Pending] = []
-            bar = _bar(len(files), progress)
+            bar = _bar(progress)
             max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
             flush_at = flush_chunks(self.settings)
+            read = 0
+
+            def embedded(k: int) -> None:  # the bar counts chunks as they are embedded, not at the end
+                bar.update(k)
+                bar.set_postfix_str(_files(read, len(files), s))
+                if on_chunks:
+                    on_chunks(int(bar.n), int(bar.total or 0))
+
             try:
                 for n, (path, root) in enumerate(files, 1):
                     if on_file:
                         on_file(n - 1, len(files), path.name)
                     self._one(path, root, manifest, by_hash, seen, pending, s, max_bytes, load_article)
+                    read = n
+                    bar.total = s.chunks_written + sum(len(p.chunks) for p in pending)
+                    bar.set_postfix_str(_files(read, len(files), s))
+                    bar.refresh()
                     if sum(len(p.chunks) for p in pending) >= flush_at:
-                        self._flush(pending, s)
-                    bar.update(1)
-                    bar.set_postfix_str(_rate(s, t0))
-                self._flush(pending, s)
-                bar.set_postfix_str(_rate(s, t0))
+                        self._flush(pending, s, embedded)
+                self._flush(pending, s, embedded)
+                bar.set_postfix_str(_files(read, len(files), s) + f", {_rate(s, t0)}")
             finally:
                 bar.close()
             if prune:
@@ -186,22 +198,49 @@ class Ingestor:
         by_hash[h] = aid
         pending.append(_Pending(article, chunks, "updated" if rec else "added", file_meta))
 
-    def _flush(self, pending: list[_Pending], s: Summary) -> None:
+    def _flush(self, pending: list[_Pending], s: Summary, embedded=None) -> None:
         if not pending:
             return
         texts = [c.embed_text for p in pending for c in p.chunks]
+        bodies = [c.text for p in pending for c in p.chunks]
         if self.record_texts is not None:
             self.record_texts.extend(texts)
-        t = time.perf_counter()
-        vectors = self.encoder.encode(texts)
-        s.embed_seconds += time.perf_counter() - t
-        t = time.perf_counter()
-        spans = entities([c.text for p in pending for c in p.chunks])
-        s.nlp_seconds += time.perf_counter() - t
+        # Embedded and analysed one batch at a time, longest first (the order one encode call of
+        # them all would use, so padding stays the same), so that progress counts real chunks.
+        import numpy as np
+
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        step = max(1, int(self.settings.batch_size))
+        vectors: np.ndarray | None = None
+        spans: list = [None] * len(texts)
+        sentences: list = [None] * len(texts)  # per chunk: a vector per sentence, from the chunk's own forward pass
+        for a in range(0, len(order), step):
+            idx = order[a : a + step]
+            t = time.perf_counter()
+            offsets = [len(texts[i]) - len(bodies[i]) for i in idx]  # the title/heading prefix before the body
+            if hasattr(self.encoder, "encode_late"):
+                vec, late = self.encoder.encode_late([texts[i] for i in idx],
+                                                     [[(o + x, o + y) for x, y in sentence_spans(bodies[i])] if texts[i].endswith(bodies[i]) else []
+                                                      for i, o in zip(idx, offsets)])
+            else:  # a bare encoder (benchmarks): no sentence vectors, the writer embeds sentences itself
+                vec, late = self.encoder.encode([texts[i] for i in idx]), [None] * len(idx)
+            vec = np.asarray(vec)
+            for i, rows in zip(idx, late):
+                sentences[i] = rows
+            s.embed_seconds += time.perf_counter() - t
+            if vectors is None:
+                vectors = np.zeros((len(texts), vec.shape[1]), dtype=vec.dtype)
+            vectors[idx] = vec
+            t = time.perf_counter()
+            for i, sp in zip(idx, entities([bodies[i] for i in idx])):
+                spans[i] = sp
+            s.nlp_seconds += time.perf_counter() - t
+            if embedded:
+                embedded(len(idx))
         items, i = [], 0
         for p in pending:
             n = len(p.chunks)
-            items.append((p.article, p.chunks, vectors[i : i + n], p.file_meta, spans[i : i + n]))
+            items.append((p.article, p.chunks, vectors[i : i + n], p.file_meta, spans[i : i + n], sentences[i : i + n]))
             i += n
         self.index.write_articles(items)  # a few Chroma calls per flush, not three per article
         for p in pending:
@@ -211,15 +250,20 @@ class Ingestor:
         pending.clear()
 
 
-def _bar(total: int, enabled: bool):
+def _bar(enabled: bool):
+    """One bar in chunks: its total grows as files are split, its count as chunks are embedded."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="file", desc="ingest", disable=not enabled, dynamic_ncols=True)
+    return tqdm(total=0, unit="chunk", desc="ingest", disable=not enabled, dynamic_ncols=True)
+
+
+def _files(read: int, total: int, s: Summary) -> str:
+    return f"files {read}/{total}, failed {len(s.failed)}"
 
 
 def _rate(s: Summary, t0: float) -> str:
     dt = max(time.perf_counter() - t0, 1e-6)
-    return f"chunks {s.chunks_written} ({s.chunks_written / dt:.1f}/s), failed {len(s.failed)}"
+    return f"{s.chunks_written} chunks written ({s.chunks_written / dt:.1f}/s)"
 
 
 def ingest(inputs: list[str | Path], settings: Settings | None = None, **kw) -> Summary:

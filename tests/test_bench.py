@@ -27,7 +27,7 @@ def test_bench_quick_writes_complete_json(tmp_path):
     files = list(tmp_path.glob("*-quick.json"))
     assert len(files) == 1
     r = json.loads(files[0].read_text())
-    for key in ("machine", "params", "targets", "phases", "ingest", "reingest", "checkpoints", "encoders", "store", "chat", "verdict"):
+    for key in ("machine", "params", "targets", "phases", "ingest", "reingest", "checkpoints", "encoders", "store", "cold", "chat", "verdict"):
         assert key in r, key
     assert r["machine"]["cpus"] >= 1
 
@@ -47,6 +47,8 @@ def test_bench_quick_writes_complete_json(tmp_path):
         for k in ("embed_query", "dense", "lexical", "fused", "answer"):
             assert c["latency"][k]["n"] >= 4 and _positive(c["latency"][k]["p50_ms"]), (k, c["latency"][k])
     assert all(0 <= c["quality"]["hit_at_5"] <= 1 for c in r["checkpoints"].values())
+    # quick mode holds part of the corpus: only questions whose gold articles are indexed count
+    assert all(c["quality"]["n"] > 0 and c["quality"]["skipped_gold_not_indexed"] > 0 for c in r["checkpoints"].values())
 
     cands = r["encoders"]["candidates"]
     assert "default (torch, bs32)" in cands
@@ -56,7 +58,16 @@ def test_bench_quick_writes_complete_json(tmp_path):
         for k in ("chroma", "chroma_article_filter", "chroma_date_filter", "bm25", "bm25_article_filter", "bm25_date_filter"):
             assert _positive(size[k]["p50_ms"]), k
 
+    for b in r["store"]["build"]:  # one changed article, next to the full build
+        assert _positive(b["lexical_update_seconds"]) and _positive(b["lexical_cold_update_seconds"]) and _positive(b["speedup_vs_full_build"]), b
+
+    cold = r["cold"]
+    assert cold["ask"]["exit_codes"] == [0] and cold["import_chromadb"]["exit_codes"] == [0], cold
+    assert cold["ask_missing_index"]["exit_codes"] != [0], cold  # the clear error, not an answer
+    assert _positive(cold["ask"]["vs_import_chromadb"]) and _positive(cold["ask"]["peak_rss_mb"]), cold
+    assert "cold_ask_s" in r["verdict"]
     assert _positive(r["chat"].get("startup_to_first_page_s")), r["chat"]
+    assert _positive(r["chat"].get("first_page_vs_import_chromadb")), r["chat"]
     assert "targets:" in format_table(r)
 
 

@@ -56,13 +56,13 @@ def die():
 
 if kind == "encode":
     import assay.ingest.embed as embed
-    real_encode = embed.encode
+    real_encode = embed.Encoder.encode_late
 
-    def encode(model, texts, *a, **kw):
-        real_encode(model, texts[: max(1, len(texts) // 2)], *a, **kw)
+    def encode_late(self, texts, spans):
+        real_encode(self, texts[: max(1, len(texts) // 2)], spans[: max(1, len(texts) // 2)])
         die()
 
-    embed.encode = encode
+    embed.Encoder.encode_late = encode_late
 elif kind in ("chunks", "records"):
     from chromadb.api.models.Collection import Collection
     real_upsert = Collection.upsert

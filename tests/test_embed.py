@@ -96,3 +96,57 @@ def test_ask_does_not_import_torch(corpus_engine):
     res = subprocess.run([sys.executable, "-c", _ASK, str(corpus_engine.settings.index_dir)], capture_output=True, text=True, timeout=300)
     line = next(x for x in res.stdout.splitlines() if x.startswith("HEAVY"))
     assert line == "HEAVY 0 []", res.stdout[-500:] + res.stderr[-500:]
+
+
+def test_late_chunking_keeps_the_chunk_vector_and_pools_sentences(texts):
+    """encode_late: the chunk's vector is SentenceTransformer.encode's (torch and ONNX); a span
+    over the whole text pools to (nearly) the same vector; a sentence pools its own tokens, so it
+    is nearer its own standalone embedding than the other sentences'; a span past the model's
+    truncation gets a zero row."""
+    from assay.ingest.split import sentence_spans
+
+    chunks, _questions = texts
+    chunks = chunks[:24]
+    spans = [sentence_spans(t) for t in chunks]
+    ref = E.encode(Settings().model, chunks, 32, backend="torch", precision="fp32")
+    for backend in ("torch", "onnx"):
+        enc = E.Encoder(backend=backend, precision="fp32")
+        vecs, late = enc.encode_late(chunks, spans)
+        assert float((vecs * ref).sum(axis=1).min()) >= 0.9999, backend
+        whole = enc.encode_late(chunks, [[(0, len(t))] for t in chunks])[1]
+        assert min(float(w[0] @ v) for w, v in zip(whole, vecs)) >= 0.99, backend
+        assert [len(x) for x in late] == [len(s) for s in spans]
+        alone = enc.encode([t[a:b] for t, sp in zip(chunks, spans) for a, b in sp])
+        flat = np.concatenate(late)
+        own = (flat * alone).sum(axis=1)
+        shuffled = (flat * np.roll(alone, 7, axis=0)).sum(axis=1)
+        assert float(own.mean()) > float(shuffled.mean()) + 0.2, backend
+    long = "word " * 600
+    _v, rows = E.Encoder(backend="onnx").encode_late([long], [[(0, 20), (2900, 2990)]])
+    assert rows[0][0].any() and not rows[0][1].any()
+
+
+def test_answering_embeds_no_sentences(corpus_engine):
+    """Ingest stored a vector per sentence (late chunking): the writer embeds the query and at
+    most a few single words (the focus check), never a candidate sentence."""
+    from assay.app.answer import answer
+
+    seen: list[str] = []
+    real = corpus_engine.encoder.encode
+
+    def spy(batch):
+        seen.extend(batch)
+        return real(batch)
+
+    corpus_engine._qcache.clear()
+    corpus_engine._scache.clear()
+    corpus_engine.encoder.encode = spy
+    try:
+        for q in ("Which countries is the US partnering with on rare earths?", "What is bastnaesite?",
+                  "How much did the Department of Defense invest in MP Materials?"):
+            seen.clear()
+            a = answer(q, [], engine=corpus_engine)
+            assert a.sentences and a.passages
+            assert all(len(t.split()) <= 3 for t in seen if t != q), [t for t in seen if t != q and len(t.split()) > 3]
+    finally:
+        corpus_engine.encoder.encode = real

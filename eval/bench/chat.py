@@ -1,4 +1,6 @@
-"""Phase `chat`: `assay chat` start-up to the first served page, and the first answers over the API."""
+"""Phase `chat`: cold `assay ask` (wall time, peak RSS) and `assay chat` start-up to the first served
+page and the first answers over the API, each next to a bare `python -c "import chromadb"` measured
+in the same run."""
 
 from __future__ import annotations
 
@@ -15,6 +17,41 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _timed(cmd: list[str], env: dict) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MB) and exit code of one child process."""
+    import os
+
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return time.perf_counter() - t, usage.ru_maxrss / 1024, proc.returncode
+
+
+def bench_cold(index_dir: str, question: str, log, runs: int = 3, settings=None) -> dict:
+    """Cold `assay ask` against bare `import chromadb` (the floor any Chroma client pays), median of `runs`."""
+    import statistics
+
+    env = child_env(ANONYMIZED_TELEMETRY="False")
+    server = ["--chroma-url", settings.chroma_url, "--collection", settings.collection] if settings is not None and settings.chroma_url else []
+    cmds = {
+        "import_chromadb": [sys.executable, "-c", "import chromadb"],
+        "ask": [sys.executable, "-m", "assay.app.cli", "--index", index_dir, *server, "ask", question],
+        "ask_missing_index": [sys.executable, "-m", "assay.app.cli", "--index", index_dir + "-missing", "ask", question],
+    }
+    out: dict = {}
+    for name, cmd in cmds.items():
+        got = [_timed(cmd, env) for _ in range(runs)]
+        out[name] = {"wall_s": round(statistics.median(g[0] for g in got), 3), "peak_rss_mb": round(max(g[1] for g in got)),
+                     "exit_codes": sorted({g[2] for g in got})}
+    ref = out["import_chromadb"]["wall_s"]
+    for name in ("ask", "ask_missing_index"):
+        out[name]["vs_import_chromadb"] = round(out[name]["wall_s"] / ref, 2)
+    log(f"   cold ask {out['ask']['wall_s']} s ({out['ask']['vs_import_chromadb']}x `import chromadb`, {ref} s), "
+        f"peak RSS {out['ask']['peak_rss_mb']} MB; missing index {out['ask_missing_index']['wall_s']} s")
+    return out
 
 
 def bench_chat(index_dir: str, question: str, log, timeout: float = 300.0, settings=None) -> dict:

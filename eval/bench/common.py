@@ -18,12 +18,18 @@ DEFAULT_QUESTIONS = SHARED / "eval" / "questions.jsonl"
 BUNDLED = ROOT / "corpus"
 
 TARGETS = {
-    "ingest_ratio_min": 0.9,
+    "ingest_ratio_min": 0.9,  # the pipeline at the raw encode's own precision: its overhead
+    "ingest_ratio_min_bf16": 2.0,  # the pipeline vs raw float32 encode, on a CPU with native bf16
+    "ingest_ratio_min_fp32": 1.3,  # ... and without
     "reingest_share_max": 0.02,
     "fused_p50_ms_max_at_20k": 50.0,
-    "answer_p50_ms_max_at_20k": 300.0,
+    "answer_p50_ms_max_at_20k": 150.0,
     "store_p50_ms_max_at_500k": 100.0,
     "lexical_update_s_max_at_500k": 1.0,
+    "cold_ask_s_max": 1.5,
+    "cold_ask_rss_mb_max": 300,
+    "chat_first_page_s_max": 3.0,
+    "chat_first_answer_s_max": 1.0,
     "peak_rss_gb_max": 2.5,
     "hit_at_5_min_at_5k_articles": 0.9,
     "encoder_cosine_min": 0.99,
@@ -109,14 +115,19 @@ def retrieval_quality(engine, questions, k: int = 6) -> dict:
     from ..run import HIT_K
 
     hits, mrrs = [], []
+    indexed = {aid.split("/")[-1] for aid in engine.index.manifest()}
+    skipped = 0
     for q in questions:
         if not q.answerable:
+            continue
+        if not {s.split("/")[-1] for s in q.sources} <= indexed:
+            skipped += 1  # its gold article is not in this index (quick mode ingests part of the corpus)
             continue
         query = rewrite.standalone(q.question, list(q.history))
         arts = [p.article_id for p in engine.retrieve(query, k=k)]
         hits.append(M.hit_at_k(arts, q.sources, HIT_K))
         mrrs.append(M.mrr(arts, q.sources))
-    return {"n": len(hits), "hit_at_5": rnd(float(np.mean(hits)) if hits else None, 1, 4),
+    return {"n": len(hits), "skipped_gold_not_indexed": skipped, "hit_at_5": rnd(float(np.mean(hits)) if hits else None, 1, 4),
             "mrr": rnd(float(np.mean(mrrs)) if mrrs else None, 1, 4)}
 
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ...ingest.config import quiet_env
-from .chat import bench_chat
+from .chat import bench_chat, bench_cold
 from .common import DEFAULT_QUESTIONS, DEFAULT_SCALE, ROOT, TARGETS, eval_questions, machine, phase, reset_peak_rss, rss_gb
 from .encoders import bench_encoders
 from .growth import bench_growth
@@ -82,7 +82,12 @@ def run_bench(
             save()
         if "chat" in phases and results.get("_largest_index"):
             with phase(results, "chat", log):
+                results["cold"] = bench_cold(results["_largest_index"], results["_largest_sample_question"], log, settings=settings)
                 results["chat"] = bench_chat(results["_largest_index"], results["_largest_sample_question"], log, settings=settings)
+                ref = results["cold"]["import_chromadb"]["wall_s"]
+                for key, ratio in (("startup_to_first_page_s", "first_page_vs_import_chromadb"), ("first_answer_s", "first_answer_vs_import_chromadb")):
+                    if results["chat"].get(key) is not None:
+                        results["chat"][ratio] = round(results["chat"][key] / ref, 2)
             save()
         if "encoders" in phases:
             with phase(results, "encoders", log):
