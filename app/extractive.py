@@ -256,9 +256,17 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
         lead = max(answers, key=lambda c: (c.ev.carries >= 1.0 and not c.in_list, c.score + (LIST_ENUM_BONUS if focus & c.terms else 0.0)))
     else:
         lead = max(answers, key=lambda c: (c.ev.carries, c.score) if a.atype == "description" else (c.score + 0.05 * c.ev.carries, 0))
+    if _opens_list(lead):  # "… several challenges remain:" says nothing without the items it opens
+        items = expand_list(lead, about, cands)
+        if items and items[0] is lead and len(items) > 2:
+            return Draft("answered", items, ["answer"] + ["item"] * (len(items) - 1), confidence=round(lead.score, 3))
+        rest = [c for c in answers if not _opens_list(c)]
+        if not rest:
+            return Draft("answered", [lead], ["answer"], confidence=round(lead.score, 3))
+        return _answered(a, rest, [c for c in about if c is not lead], cands, t)
     chosen = [lead]
     for c in answers + about:
-        if len(chosen) > MAX_SUPPORT or c in chosen or c.score < t.support * lead.score:
+        if len(chosen) > MAX_SUPPORT or c in chosen or c.score < t.support * lead.score or _opens_list(c):
             continue
         if c.ev.carries < 0.8 and a.atype not in ("description", "yesno", "reason"):
             continue  # a support sentence must add an asked-for fact
@@ -384,7 +392,7 @@ def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: T
     if enum is not None and enum_score >= group_score:
         return None  # the enumerating sentence leads, as an ordinary answer
     if best_group is None:
-        for c in (c for c in about if c.text.rstrip().endswith(":") and c.score >= t.answer):
+        for c in (c for c in about if _opens_list(c) and c.score >= t.answer):
             items = expand_list(c, about, cands)
             if items and len(items) > 2:
                 return items[0], items[1:]
@@ -396,12 +404,17 @@ def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: T
     return head, [c for c in items if c is not head]
 
 
+def _opens_list(c: Candidate) -> bool:
+    """A lead-in line ("… include the following:"), which needs the items it introduces."""
+    return c.text.rstrip().endswith(":")
+
+
 def expand_list(lead: Candidate, about: list[Candidate], cands: list[Candidate]) -> list[Candidate] | None:
     """The whole list the lead belongs to or opens (its lead-in first, then one sentence per item)."""
     p = lead.passage
     for group in list_groups(p):
         inside = any(a <= lead.start < b for a, b in group)
-        opens = 0 <= group[0][0] - lead.end <= 3 and lead.text.rstrip().endswith(":")
+        opens = 0 <= group[0][0] - lead.end <= 3 and _opens_list(lead)
         if not (inside or opens):
             continue
         head = lead if opens else next((x for x in cands if x.passage is p and 0 <= group[0][0] - x.end <= 3), None)

@@ -63,8 +63,12 @@ def ingest_while_answering(engine, target: list[str], folder: Path) -> None:
     assert not errors, errors
     assert answered and all(answered)
 
-    time.sleep(0.3)
-    dense = engine.dense("Zorbium refinery in Quillmark neodymium", 3)
+    deadline = time.monotonic() + 10  # the reader looks every stale_check_seconds: seconds, not a restart
+    while True:
+        time.sleep(0.3)
+        dense = engine.dense("Zorbium refinery in Quillmark neodymium", 3)
+        if any(p.article_id == "zorbium.md" for p, _ in dense) or time.monotonic() > deadline:
+            break
     assert any(p.article_id == "zorbium.md" for p, _ in dense), "the chat's vector index is stale"
     after = answer("Where is the Zorbium refinery?", [], engine=engine)
     assert not after.abstained and "zorbium.md" in {c.article_id for c in after.citations}

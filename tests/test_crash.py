@@ -204,7 +204,7 @@ def test_killed_ingest_completes_to_a_clean_index(crash_env, point):
     index = tmp / f"ix-{point.replace(':', '-')}"
     t = time.perf_counter()
     if point == "progress:first-file":
-        _ingest_killed_on_progress(tmp, index, corpus, marker="| 1/")
+        _ingest_killed_on_progress(tmp, index, corpus, marker="files 1/")
     else:
         _ingest_killed_by_hook(tmp, index, corpus, point)
     killed = time.perf_counter() - t

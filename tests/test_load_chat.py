@@ -9,6 +9,7 @@ slower machines; the RSS comparison is then made after that many.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -174,14 +175,14 @@ def test_twenty_concurrent_clients_then_memory_is_flat(chat_server):
     check_answer(_client(url).predict(list(QUESTIONS)[0], [], 6, api_name="/ask"), list(QUESTIONS)[0])
 
 
-def test_flood_against_a_small_queue_gets_busy_not_a_crash(corpus_engine, tmp_path, monkeypatch):
+def test_flood_against_a_small_queue_gets_busy_not_a_crash(corpus_engine, tmp_path):
     """ASSAY_QUEUE_SIZE=2: 30 simultaneous requests; the overflow is told the queue is full, the rest are answered."""
     from gradio_client.utils import QueueError
 
     from assay.app.chat import launch
 
-    monkeypatch.setenv("ASSAY_QUEUE_SIZE", "2")
-    demo, url = launch(corpus_engine.settings, port=_free_port(), engine=corpus_engine, corpus_dir=tmp_path / "corpus",
+    settings = dataclasses.replace(corpus_engine.settings, queue_size=2)  # as ASSAY_QUEUE_SIZE=2 would set it
+    demo, url = launch(settings, port=_free_port(), engine=corpus_engine, corpus_dir=tmp_path / "corpus",
                        block=False, quiet=True)
     try:
         assert demo._queue.max_size == 2
