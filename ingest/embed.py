@@ -84,19 +84,20 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 @lru_cache(maxsize=1)
 def _native_bf16() -> bool:
-    """True when this CPU executes bf16 matrix products natively (checked once)."""
-    try:
-        import torch
-
-        if not (torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()):
-            return False
-    except Exception:
-        return False
+    """True when this CPU executes bf16 matrix products natively (checked once; the CPU flags
+    first, so that a CPU without them never imports torch for the question)."""
     try:
         flags = Path("/proc/cpuinfo").read_text(errors="replace")
     except OSError:  # not Linux: no cheap way to tell native from emulated; stay exact
         return False
-    return any(f" {f}" in flags for f in ("avx512_bf16", "amx_bf16"))
+    if not any(f" {f}" in flags for f in ("avx512_bf16", "amx_bf16")):
+        return False
+    try:
+        import torch
+
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:
+        return False
 
 
 def precision_name(precision: str | None = None) -> str:
@@ -143,9 +144,15 @@ class Encoder:
         return cls(settings.model, settings.batch_size, settings.embed_backend, settings.embed_precision, settings.onnx_dir, queries)
 
     def onnx(self) -> "OnnxEncoder | None":
+        """The ONNX encoder when this one runs on onnxruntime. "auto": queries always (never
+        exporting: torch stays unloaded, or answers it when there is no export yet), and ingest
+        where the CPU has no native bf16 (float32 onnxruntime outruns float32 torch there; with
+        native bf16, torch's bf16 autocast is faster). Ingest makes the export when it is missing."""
         if self._onnx is False:
-            wanted = self.backend == "onnx" or (self.backend == "auto" and self.queries)
-            self._onnx = onnx_encoder(self.model, onnx_dir=self.onnx_dir, export=self.backend == "onnx") if wanted else None
+            auto = self.backend == "auto"
+            wanted = self.backend == "onnx" or (auto and (self.queries or precision_name(self._precision) != "bf16"))
+            export = self.backend == "onnx" or (auto and not self.queries)
+            self._onnx = onnx_encoder(self.model, onnx_dir=self.onnx_dir, export=export) if wanted else None
         return self._onnx
 
     @property

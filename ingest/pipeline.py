@@ -133,7 +133,7 @@ class Ingestor:
                         self.index.delete_article(aid)
                         s.removed.append(aid)
             # Always check: a run killed after its last record but before this refresh left the
-            # BM25 behind; refresh() rebuilds only when the stamp does not match the collection.
+            # BM25 behind; refresh() applies the change log (what changed since its watermark).
             self.index.lexical(refresh=True)
         if s.chunks_written:
             from .embed import ensure_query_encoder
