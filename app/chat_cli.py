@@ -11,7 +11,8 @@ EXAMPLES_CHAT = """
 \b
 Examples:
   assay chat                               http://127.0.0.1:7860, the existing index
-  assay chat --corpus corpus/              index corpus/ first (incremental), uploads go to corpus/uploads/
+  assay chat --corpus corpus/              index corpus/ first (incremental)
+  assay chat --share                       also open a temporary public gradio.live link
   ASSAY_AUTH=me:secret assay chat --host 0.0.0.0   on the network, behind a login
 """
 
@@ -47,7 +48,7 @@ def exposure_warning(host: str, share: bool, auth: tuple[str, str] | None) -> st
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on (0.0.0.0 = every interface).")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to listen on.")
 @click.option("--share", is_flag=True, help="Also open a temporary public gradio.live link (needs internet).")
-@click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Ingest this folder first; uploads are saved in its uploads/ (default corpus/, or $ASSAY_CORPUS).")
+@click.option("--corpus", "corpus", type=click.Path(file_okay=False, path_type=Path), help="Ingest this folder first (incremental); the 'Ingest bundled corpus' button uses it too (default corpus/, or $ASSAY_CORPUS). Uploads go to $ASSAY_UPLOADS (default .assay/uploads).")
 @click.pass_context
 def chat_command(ctx, host, port, share, corpus):
     """Open the chat in the browser: cited answers, sources panel, uploads, library.
@@ -73,5 +74,5 @@ def chat_command(ctx, host, port, share, corpus):
 
     from .chat import launch  # gradio is imported only here
 
-    click.echo(f"Assay chat on http://{host}:{port}/  (Ctrl+C to stop)", err=True)
+    click.echo(f"starting the chat on http://{host}:{port}/ …", err=True)
     launch(settings, host=host, port=port, share=share, auth=auth, corpus_dir=corpus_dir)

@@ -27,6 +27,25 @@ class Filters:
     since: str | None = None  # YYYY-MM-DD, inclusive
     until: str | None = None
 
+    @classmethod
+    def parse(cls, articles=None, since=None, until=None) -> "Filters | None":
+        """Filters from user input (CLI flags, API fields), None when there are none. Raises
+        InputRefused naming the field for a value that is not a real date (YYYY, YYYY-MM or YYYY-MM-DD)."""
+        from .limits import InputRefused
+
+        for label, v in (("since", since), ("until", until)):
+            if v is not None and not isinstance(v, str):
+                raise InputRefused(f"“{label}” must be a date string (YYYY, YYYY-MM or YYYY-MM-DD), not {type(v).__name__}")
+            if v and v.strip() and not _real_date(v.strip()):
+                raise InputRefused(f"“{v.strip()[:40]}” is not a date for “{label}” — use YYYY, YYYY-MM or YYYY-MM-DD")
+        if articles is not None and not isinstance(articles, (list, tuple)):
+            raise InputRefused("“articles” must be a list of article ids")
+        arts = [a for a in (articles or []) if isinstance(a, str) and a]
+        since, until = (since or "").strip() or None, (until or "").strip() or None
+        if since and until and date_int(since) > _end_of(until):
+            raise InputRefused(f"“since” {since} is after “until” {until}")
+        return cls(arts or None, since, until) if (arts or since or until) else None
+
     def chroma_where(self) -> dict | None:
         clauses = []
         if self.articles:
@@ -41,6 +60,21 @@ class Filters:
 
     def bounds(self) -> tuple[int | None, int | None]:
         return (date_int(self.since) or None, _end_of(self.until) if self.until else None)
+
+
+def _real_date(v: str) -> bool:
+    """YYYY, YYYY-MM or YYYY-MM-DD naming a day that exists (no 2025-13-45, no 2025-02-30)."""
+    import datetime
+    import re
+
+    m = re.fullmatch(r"(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?", v)
+    if not m:
+        return False
+    try:
+        datetime.date(int(m[1]), int(m[2] or 1), int(m[3] or 1))
+    except ValueError:
+        return False
+    return True
 
 
 def _end_of(day: str) -> int:

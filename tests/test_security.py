@@ -248,7 +248,8 @@ def test_upload_handler_of_the_app(tmp_path):
     assert not live_markup(status), status
     assert "&lt;svg onload=alert(1)&gt;.md (saved as svg_onload_alert_1.md)" in status, status
     assert "refused notes.txt" in status and "PDF" in status, status
-    uploads = (tmp_path / "corpus" / "uploads").resolve()
+    uploads = settings.uploads_folder.resolve()  # beside the index, outside the corpus folder
+    assert uploads == (tmp_path / "uploads").resolve()
     assert [p.name for p in uploads.iterdir()] == ["svg_onload_alert_1.md"]
     assert not list(tmp_path.glob("*.md"))
 
@@ -547,7 +548,7 @@ def test_hostile_content_titles_names_and_errors_render_as_text(chromium_browser
         assert "added 3" in status, status
         assert "svg onload=alert(1) img src=x onerror=alert(1) [click](javascriptalert(1)).txt (saved as" in status, status
         assert "refused disguised.md" in status and "PDF" in status, status
-        uploads = (sec_app["corpus"] / "uploads").resolve()
+        uploads = sec_app["settings"].uploads_folder.resolve()  # beside the index, outside the corpus folder
         saved = sorted(p.name for p in uploads.iterdir())
         assert "escape-attempt.md" in saved and "CON-upload.md" in saved and len(saved) == 3, saved
         assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", n) for n in saved), saved

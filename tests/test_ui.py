@@ -26,7 +26,7 @@ def ui_server(tmp_path_factory):
     """Bundled corpus ingested into a tmp index; the app on a free loopback port; uploads in tmp."""
     base = tmp_path_factory.mktemp("ui")
     demo, url, engine = serve_corpus(base)
-    yield {"url": url, "corpus": base / "corpus", "engine": engine, "base": base}
+    yield {"url": url, "corpus": base / "corpus", "engine": engine, "base": base, "uploads": engine.settings.uploads_folder}
     demo.close()
 
 
@@ -151,7 +151,7 @@ def test_uploaded_article_is_searchable_without_restart(page, tmp_path, ui_serve
     )
     status = upload(page, [doc])
     assert "added" in status and "zorblax" in status.lower(), status
-    assert (ui_server["corpus"] / "uploads" / "zorblax_accord.md").exists()
+    assert (ui_server["uploads"] / "zorblax_accord.md").exists()  # the upload folder beside the index, not the corpus
     assert "Zorblax Mining Accord" in page.locator("#assay-library").inner_text()
     a = ask(page, "What did the Republic of Vandoria sign in Quillon City?")
     assert "Zorblax" in a.locator(".assay-text").inner_text()
@@ -185,7 +185,7 @@ def test_article_content_is_never_markup(page, tmp_path, ui_server):
     # Gradio itself drops < > : from upload names; what is left is shown as text and saved under a safe name
     assert "src=x onerror=alert(2)[a](javascript" in status, status
     saved = re.search(r"saved as (\S+)\)", status).group(1)
-    assert re.fullmatch(r"[A-Za-z0-9._-]+", saved) and (ui_server["corpus"] / "uploads" / saved).exists(), saved
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", saved) and (ui_server["uploads"] / saved).exists(), saved
     a = ask(page, "What does the Plumbago Consortium charter quote in its founding clause?")
     text = a.inner_text()
     for p in PAYLOADS:

@@ -52,6 +52,7 @@ inside ``<corpus>/uploads``; see uploads.py). See SECURITY.md for the threat mod
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 from pathlib import Path
 
@@ -64,8 +65,9 @@ import gradio as gr  # noqa: E402
 from ...ingest.files import SUPPORTED_SUFFIXES  # noqa: E402
 from ..llm import display_spec  # noqa: E402
 from ..retrieve import Engine  # noqa: E402
+from . import conversations as C  # noqa: E402
 from . import render as R  # noqa: E402
-from .assets import CSS, HEAD  # noqa: E402
+from .assets import CONV_JS, CSS, HEAD, LIBRARY_JS, TAKE_QUESTION, FOCUS_QUESTION  # noqa: E402
 from .handlers import DEFAULT_K, ChatHandlers  # noqa: E402
 from .uploads import MAX_UPLOAD_FILES  # noqa: E402
 
@@ -74,6 +76,10 @@ EXAMPLES = [
     "What are rare earth elements used for?",
     "What are the main challenges in the rare earth supply chain?",
 ]
+# The browser encrypts the stored conversations with this key. It is sent to the page like any
+# component setting (so it hides nothing from whoever uses the browser); it is fixed so that the
+# conversations survive a restart of the chat (a random key per process would lose them).
+STORE_SECRET = "assay-conversations-v1"
 
 
 def build_app(settings: Settings | None = None, engine: Engine | None = None, corpus_dir: str | Path | None = None) -> gr.Blocks:
@@ -82,12 +88,17 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
     h = ChatHandlers(settings, engine, Path(corpus_dir) if corpus_dir else None)
     writers = [R.OFFLINE] + ([f"LLM: {display_spec(settings.llm)}"] if settings.llm else [])
     has_index = h.has_index()
+    stats, err = h.stats()
 
-    with gr.Blocks(title="Assay — answers from your articles", fill_width=True) as demo:
-        turns = gr.State([])
+    # delete_cache: exports and uploads pass through Gradio's cache folder; files older than an hour go.
+    with gr.Blocks(title="Assay — answers from your articles", fill_width=True, delete_cache=(1800, 3600)) as demo:
+        store = gr.BrowserState(C.empty_store(), storage_key=C.STORAGE_KEY, secret=STORE_SECRET)
+        sess = gr.State(None)
+        open_article = gr.State(None)
         gr.HTML(
-            '<div class="assay-header"><span class="assay-logo">Assay</span>'
-            '<span class="assay-muted">Answers from your articles — every sentence cites the passage it comes from.</span></div>'
+            '<div class="assay-header"><button class="assay-menu" title="Conversations" aria-label="Conversations">☰</button>'
+            '<span class="assay-logo">Assay</span>'
+            '<span class="assay-muted assay-tagline">Answers from your articles — every sentence cites the passage it comes from.</span></div>'
         )
         with gr.Row(visible=not has_index, elem_id="assay-noindex") as noindex:
             gr.HTML(
@@ -99,58 +110,124 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
         bundled_status = gr.HTML("", elem_id="assay-bundled-status")
         with gr.Tabs():
             with gr.Tab("Chat", id="chat"):
-                with gr.Row(equal_height=False):
-                    with gr.Column(scale=3, min_width=360):
+                with gr.Row(equal_height=False, elem_id="assay-chatrow"):
+                    with gr.Column(scale=1, min_width=210, elem_id="assay-side"):
+                        gr.HTML('<div class="assay-side-title">Conversations</div>')
+                        convs = gr.HTML(R.render_conversations([], None, C.title_of), elem_id="assay-convlist", js_on_load=CONV_JS)
+                        conv_title = gr.Textbox(show_label=False, placeholder="Title of this chat", max_lines=1, interactive=False, elem_id="assay-conv-title")
+                        with gr.Row():
+                            rename_btn = gr.Button("Rename", size="sm", elem_id="assay-rename", min_width=60)
+                            delete_conv = gr.Button("Delete chat", size="sm", variant="stop", elem_id="assay-delete-chat", min_width=60)
+                        with gr.Row():
+                            export_md = gr.DownloadButton("Export .md", size="sm", interactive=False, elem_id="assay-export-md", min_width=60)
+                            export_json = gr.DownloadButton("Export .json", size="sm", interactive=False, elem_id="assay-export-json", min_width=60)
+                    with gr.Column(scale=4, min_width=340, elem_id="assay-main"):
+                        summary = gr.HTML(R.corpus_summary(stats), elem_id="assay-summary")
                         chatbot = gr.Chatbot(
                             elem_id="assay-chat", label="Conversation", show_label=False, height=560,
-                            render_markdown=False, sanitize_html=True, latex_delimiters=[], feedback_options=None,
-                            buttons=["copy"], layout="panel", allow_file_downloads=False,
+                            render_markdown=False, sanitize_html=True, latex_delimiters=[], feedback_options=("Like", "Dislike"),
+                            buttons=[], layout="panel", allow_file_downloads=False,
                             placeholder="<strong>Ask about the articles.</strong><br>Answers quote the articles; click a number to see the passage.",
                             examples=[{"text": q} for q in EXAMPLES],
                         )
-                        with gr.Row():
-                            box = gr.Textbox(placeholder="Ask a question about the articles…", show_label=False, scale=6, lines=1, max_lines=4, elem_id="assay-question", autofocus=True)
-                            send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="assay-ask")
-                            clear = gr.Button("New chat", scale=1, min_width=80, elem_id="assay-clear")
+                        with gr.Group(elem_id="assay-inputbar"):
+                            with gr.Row(elem_id="assay-inputrow"):
+                                box = gr.Textbox(placeholder="Loading your conversations…", show_label=False, scale=6, lines=1, max_lines=4, elem_id="assay-question",
+                                                 autofocus=True, interactive=False)
+                                send = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="assay-ask")
+                                stop = gr.Button("Stop", variant="stop", scale=1, min_width=80, visible=False, elem_id="assay-stop")
+                                clear = gr.Button("New chat", scale=1, min_width=80, elem_id="assay-clear")
+                            hint = gr.HTML("", elem_id="assay-hint")
+                        with gr.Row(visible=False, elem_id="assay-feedback") as fb_row:
+                            fb_label = gr.HTML("", elem_id="assay-feedback-label")
+                            fb_text = gr.Textbox(show_label=False, placeholder="What should the answer have said? (optional)", scale=4, max_lines=3, elem_id="assay-feedback-text")
+                            fb_send = gr.Button("Send", size="sm", scale=0, min_width=70, elem_id="assay-feedback-send")
+                            fb_skip = gr.Button("No thanks", size="sm", scale=0, min_width=70, elem_id="assay-feedback-skip")
                         with gr.Accordion("Settings", open=False, elem_id="assay-settings"):
                             k = gr.Slider(1, 12, value=DEFAULT_K, step=1, label="Passages to read (k)")
                             writer = gr.Radio(writers, value=writers[-1], label="Answer writer", info="Offline quotes the articles verbatim; an LLM writes freely and is checked sentence by sentence.")
-                            articles = gr.Dropdown(choices=h.article_choices(), multiselect=True, label="Only these articles", info="Empty = all articles.")
+                            articles = gr.Dropdown(choices=h.article_choices(stats), multiselect=True, label="Only these articles", info="Empty = all articles.")
                             with gr.Row():
                                 since = gr.Textbox(label="Published since", placeholder="YYYY-MM-DD")
                                 until = gr.Textbox(label="Published until", placeholder="YYYY-MM-DD")
-                    with gr.Column(scale=2, min_width=300):
+                    with gr.Column(scale=3, min_width=300, elem_id="assay-sources-col"):
                         panel = gr.HTML(R.PANEL_EMPTY, elem_id="assay-sources", label="Sources")
             with gr.Tab("Library", id="library"):
-                stats, err = h.stats()
-                library = gr.HTML(R.render_library(stats, err), elem_id="assay-library")
-                refresh_btn = gr.Button("Refresh", size="sm", scale=0)
+                with gr.Row(equal_height=True):
+                    lib_search = gr.Textbox(placeholder="Search titles…", show_label=False, scale=4, max_lines=1, elem_id="assay-lib-search")
+                    refresh_btn = gr.Button("Refresh", size="sm", scale=0, min_width=90, elem_id="assay-refresh")
+                lib_status = gr.HTML("", elem_id="assay-lib-status")
+                with gr.Row(visible=False, elem_id="assay-article-actions") as art_actions:
+                    reindex_btn = gr.Button("Re-index", size="sm", scale=0, min_width=100, elem_id="assay-reindex")
+                    delete_btn = gr.Button("Delete…", size="sm", variant="stop", scale=0, min_width=100, elem_id="assay-delete-article")
+                    close_btn = gr.Button("Close", size="sm", scale=0, min_width=80, elem_id="assay-close-article")
+                with gr.Row(visible=False, elem_id="assay-confirm-delete") as confirm_row:
+                    confirm_text = gr.HTML("")
+                    confirm_btn = gr.Button("Yes, delete", size="sm", variant="stop", scale=0, min_width=110, elem_id="assay-confirm-yes")
+                    cancel_btn = gr.Button("Cancel", size="sm", scale=0, min_width=80, elem_id="assay-confirm-no")
+                article_view = gr.HTML("", elem_id="assay-article")
+                library = gr.HTML(R.render_library(stats, err), elem_id="assay-library", js_on_load=LIBRARY_JS)
                 gr.Markdown(
                     f"### Add articles\n{', '.join(SUPPORTED_SUFFIXES)} — up to {MAX_UPLOAD_FILES} files, "
-                    f"{settings.max_file_mb:g} MB each. They are saved in the corpus folder's `uploads/` and searchable as soon as they are indexed."
+                    f"{settings.max_file_mb:g} MB each. They are saved in the upload folder (`{h.uploads_dir}`, outside the corpus "
+                    "folder) and searchable as soon as they are indexed."
                 )
                 files = gr.File(file_count="multiple", file_types=list(SUPPORTED_SUFFIXES), label="Upload articles", elem_id="assay-upload")
                 upload_status = gr.HTML("", elem_id="assay-upload-status")
 
-        chat_inputs = [box, chatbot, turns, k, writer, articles, since, until]
-        chat_outputs = [box, chatbot, turns]
-        box.submit(h.respond, chat_inputs, chat_outputs, api_visibility="private")
-        send.click(h.respond, chat_inputs, chat_outputs, api_visibility="private")
-        chatbot.example_select(h.pick_example, None, box, api_visibility="private", queue=False).then(h.respond, chat_inputs, chat_outputs, api_visibility="private")
-        clear.click(h.clear_chat, None, [chatbot, turns, panel], api_visibility="private", queue=False)
-        refresh_outputs = [library, articles, noindex]
-        files.upload(h.upload, files, [upload_status, *refresh_outputs, files], api_visibility="private", concurrency_limit=1, concurrency_id="ingest")
-        ingest_btn.click(h.ingest_bundled, None, [bundled_status, *refresh_outputs], api_visibility="private", concurrency_limit=1, concurrency_id="ingest")
-        refresh_btn.click(h.refresh, None, refresh_outputs, api_visibility="private", queue=False)
-        demo.load(h.refresh, None, refresh_outputs, api_visibility="private", queue=False)
+        P = {"api_visibility": "private"}
+        Q = {"api_visibility": "private", "queue": False}
+        view_out = [chatbot, panel, convs, conv_title, export_md, export_json, store]
+        buttons = [send, stop, hint]
+        accept_out = [box, sess, *view_out, *buttons]
+        run_in = [sess, k, writer, articles, since, until]
+        run_out = [sess, *view_out, *buttons]
+
+        def answering(trigger):
+            return trigger.then(h.run, run_in, run_out, **P)
+
+        runs = [
+            answering(box.submit(h.accept, [box, sess], accept_out, js=TAKE_QUESTION, **Q)),
+            answering(send.click(h.accept, [box, sess], accept_out, js=TAKE_QUESTION, **Q)),
+            answering(chatbot.example_select(h.accept_example, [sess], accept_out, **Q)),
+            answering(chatbot.retry(h.retry, [sess], [sess, *view_out, *buttons], **Q)),
+        ]
+        halt_out = [box, sess, *view_out, *buttons]
+
+        def halting(trigger):  # stops the answer being written; then Ask/Stop as they are now
+            return trigger.then(h.settle, [sess], buttons, **Q)
+
+        halting(stop.click(h.stop, [sess, box], halt_out, cancels=runs, **Q))
+        halting(clear.click(h.new_chat, [sess, box], halt_out, cancels=runs, **Q))
+        halting(chatbot.clear(h.new_chat, [sess, box], halt_out, cancels=runs, **Q))
+        halting(convs.select(h.pick, [sess, box], halt_out, cancels=runs, **Q))
+        halting(delete_conv.click(h.delete_conversation, [sess, box], halt_out, cancels=runs, **Q))
+        rename_btn.click(h.rename, [sess, conv_title], [sess, *view_out], **Q)
+        conv_title.submit(h.rename, [sess, conv_title], [sess, *view_out], **Q)
+        chatbot.like(h.like, [sess], [sess, store, fb_row, fb_label, fb_text], **Q)
+        fb_send.click(h.comment, [sess, fb_text], [fb_row, fb_label, fb_text], **Q)
+        fb_text.submit(h.comment, [sess, fb_text], [fb_row, fb_label, fb_text], **Q)
+        fb_skip.click(lambda: (gr.update(visible=False), "", ""), None, [fb_row, fb_label, fb_text], **Q)
+        demo.load(h.load, [store], [box, sess, *view_out, *buttons], **Q).then(None, js=FOCUS_QUESTION, **Q)
+
+        refresh_outputs = [library, articles, noindex, summary]
+        files.upload(h.upload, files, [upload_status, *refresh_outputs, files], concurrency_limit=1, concurrency_id="ingest", **P)
+        ingest_btn.click(h.ingest_bundled, None, [bundled_status, *refresh_outputs], concurrency_limit=1, concurrency_id="ingest", **P)
+        refresh_btn.click(h.refresh, [lib_search, open_article], refresh_outputs, **Q)
+        lib_search.change(h.search, [lib_search, open_article], library, **Q)
+        demo.load(h.refresh, [lib_search, open_article], refresh_outputs, **Q)
+        article_out = [open_article, article_view, art_actions, confirm_row, lib_status, *refresh_outputs]
+        library.select(h.library_click, [lib_search], article_out, concurrency_limit=1, concurrency_id="ingest", **P)
+        close_btn.click(h.close_article, [lib_search], article_out, **Q)
+        reindex_btn.click(h.reindex, [open_article, lib_search], article_out, concurrency_limit=1, concurrency_id="ingest", **P)
+        delete_btn.click(h.ask_delete, [open_article], [confirm_row, confirm_text], **Q)
+        cancel_btn.click(lambda: gr.update(visible=False), None, confirm_row, **Q)
+        confirm_btn.click(h.delete_article, [open_article, lib_search], article_out, concurrency_limit=1, concurrency_id="ingest", **P)
         gr.api(h.ask, api_name="ask")
 
     demo.queue(default_concurrency_limit=min(64, max(1, settings.concurrency)), max_size=min(10_000, max(1, settings.queue_size)))
     demo.assay_backend = h  # for tests and embedding
     return demo
-
-
-
 
 
 def launch_kwargs(settings: Settings) -> dict:
@@ -188,14 +265,34 @@ def launch(
     block: bool = True,
     quiet: bool = False,
 ):
-    """Build and serve the chat. With block=False returns (demo, url) while the server runs in a thread."""
+    """Build and serve the chat. With block=False returns (demo, url) while the server runs in a thread.
+
+    Gradio's own start-up lines are replaced by Assay's (unless `quiet`): the URL, and how to get a
+    public link with Assay's flag (`--share`), not Gradio's `share=True`."""
     settings = settings or Settings.from_env()
     engine = engine or Engine(settings)
     # Load the embedding model now, not on the first question.
     threading.Thread(target=lambda: _warm(engine), daemon=True, name="assay-warmup").start()
     demo = build_app(settings, engine=engine, corpus_dir=corpus_dir)
     _app, url, share_url = demo.launch(
-        server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=not block,
-        quiet=quiet, show_error=True, **launch_kwargs(settings),
+        server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=True,
+        quiet=True, show_error=True, **launch_kwargs(settings),
     )
+    if not quiet:
+        for line in startup_lines(url, share_url, share):
+            print(line, file=sys.stderr, flush=True)
+    if block:
+        demo.block_thread()
     return demo, (share_url or url)
+
+
+def startup_lines(url: str, share_url: str | None, share: bool) -> list[str]:
+    lines = [f"Assay chat on {url}  (Ctrl+C to stop)"]
+    if share_url:
+        lines.append(f"public link: {share_url}  (temporary; anyone with it can use the chat)")
+    elif share:
+        lines.append("no public link could be created (it needs internet access to gradio.live)")
+    else:
+        lines.append("for a temporary public link, start it with --share (`assay chat --share` or `scripts/run.sh --share`), "
+                     "with ASSAY_AUTH=user:password to require a login")
+    return lines
