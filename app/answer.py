@@ -16,7 +16,7 @@ import time
 from typing import Iterator
 
 from ..ingest.lexical import tokenize
-from . import rewrite
+from . import limits, rewrite
 from .extractive import Draft, cite, write
 from .question import analyze
 from .retrieve import Engine, Filters
@@ -63,12 +63,18 @@ def stream_answer(
     filters: Filters | None = None,
 ) -> Iterator[str | Answer]:
     """Yield text deltas while writing (LLM writers), then the final checked `Answer`."""
-    engine = engine or default_engine()
-    t0 = time.perf_counter()
-    question = (question or "").strip()
+    try:
+        question, history, cuts = limits.bound(question, history)
+        k = limits.check_k(k)
+    except limits.InputRefused as e:  # the same caps and words in the CLI, /ask and the chat
+        q = (question or "").strip()
+        yield Answer(question=q[:200], query="", text=f"Not answered: {e}.", abstained=True, status="abstained", reason=str(e), flags=["refused"])
+        return
     if not question:
         yield Answer(question="", query="", text="Ask a question about the articles.", abstained=True, status="abstained", reason="empty question")
         return
+    engine = engine or default_engine()
+    t0 = time.perf_counter()
     timings: dict = {}
     if llm and history and rewrite.is_followup(question):
         from .llm import condense_question, parse_spec
@@ -93,6 +99,7 @@ def stream_answer(
     ans.question, ans.query = question, query
     ans.passages = passages
     ans.writer = llm.split(":", 1)[0] if llm else "extractive"
+    ans.flags = [*ans.flags, *cuts]
     ans.timings = {"retrieve": t1 - t0, "write": t2 - t1, "total": t2 - t0, **{k_: v for k_, v in timings.items() if k_ != "retrieve"}}
     yield ans
 

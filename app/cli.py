@@ -130,10 +130,32 @@ def index_stats(ctx, as_json):
         click.echo(f"  {rec.get('published', '?'):<10}  {rec.get('n_chunks', 0):>4} chunks  {aid}  — {rec.get('title', '')[:70]}")
 
 
+@index.command("check")
+@click.option("--fix", is_flag=True, help="Repair what was found: delete the later ids of a file, orphan chunks; rebuild BM25.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def index_check(ctx, fix, as_json):
+    """Check the index: one record per file, every chunk owned by an article, BM25 in step.
+
+    Exit status 1 when something is wrong and --fix was not given."""
+    import dataclasses
+
+    from ..ingest.index import Index
+    from ..ingest.pipeline import check_index
+
+    health = check_index(Index(_settings(ctx.parent)), fix=fix)
+    if as_json:
+        click.echo(json.dumps({**dataclasses.asdict(health), "ok": health.ok}, indent=2))
+    else:
+        for line in health.lines():
+            click.echo(line)
+    ctx.exit(0 if health.ok or fix else 1)
+
+
 @cli.command()
 @click.argument("question")
 @click.option("--history", multiple=True, help="An earlier question of the conversation (repeatable, oldest first).")
-@click.option("--k", default=6, show_default=True, help="Passages to retrieve.")
+@click.option("--k", default=6, show_default=True, type=click.IntRange(1, 50), help="Passages to retrieve (1-50).")
 @click.option("--llm", help="Answer writer, e.g. openai:MODEL@http://127.0.0.1:8080/v1, ollama:llama3.2, local:/path/model.gguf (default: offline extractive, or $ASSAY_LLM).")
 @click.option("--article", "articles", multiple=True, help="Only search this article id (repeatable).")
 @click.option("--since", help="Only articles published on/after YYYY[-MM[-DD]].")
@@ -155,7 +177,13 @@ def ask(ctx, question, history, k, llm, articles, since, until, as_json, timings
     settings = _settings(ctx)
     llm = llm or settings.llm
     t_imports = time.perf_counter()
-    result = answer(question, list(history), k=k, llm=llm, engine=Engine(settings), filters=Filters(list(articles) or None, since, until))
+    from .limits import InputRefused
+
+    try:
+        filters = Filters.parse(list(articles), since, until)
+    except InputRefused as e:
+        raise click.UsageError(str(e)) from None
+    result = answer(question, list(history), k=k, llm=llm, engine=Engine(settings), filters=filters)
     if timings:
         result.timings = {"startup": t_cmd - _STARTED, "imports": t_imports - t_cmd, **result.timings,
                           "process": time.perf_counter() - _STARTED}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..ingest.config import Settings
+from ..ingest.config import Settings, redact, scrub_url
 from .prompts import ANSWER_SYSTEM, ANSWER_USER, CANNOT_ANSWER, CONDENSE, CONDENSE_USER, format_passages
 from .schema import Passage
 
@@ -52,20 +52,20 @@ def parse_spec(spec: str) -> LLMSpec:
     provider, sep, rest = (spec or "").strip().partition(":")
     provider = provider.lower()
     if not sep or provider not in PROVIDERS or not rest.strip():
-        raise ValueError(f"invalid LLM spec {spec!r}; expected e.g. {EXAMPLES}")
+        raise ValueError(f"invalid LLM spec {redact(spec)!r}; expected e.g. {EXAMPLES}")
     if provider == "local":
         path = os.path.expanduser(rest.strip())
         if not path.lower().endswith(".gguf"):
-            raise ValueError(f"invalid LLM spec {spec!r}: local needs a .gguf file, e.g. local:/models/model.gguf")
+            raise ValueError(f"invalid LLM spec {redact(spec)!r}: local needs a .gguf file, e.g. local:/models/model.gguf")
         return LLMSpec("local", path)
     m = _SPEC.fullmatch(rest.strip())
     if not m:
-        raise ValueError(f"invalid LLM spec {spec!r}; expected e.g. {EXAMPLES}")
+        raise ValueError(f"invalid LLM spec {redact(spec)!r}; expected e.g. {EXAMPLES}")
     url = m["url"]
     if url is not None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"invalid LLM URL in {spec!r}; expected e.g. {provider}:MODEL@http://127.0.0.1:8080/v1")
+            raise ValueError(f"invalid LLM URL in {redact(spec)!r}; expected e.g. {provider}:MODEL@http://127.0.0.1:8080/v1")
         if parts.username or parts.password:
             raise ValueError("put credentials in ASSAY_LLM_API_KEY, not in the LLM URL")
         url = url.rstrip("/")
@@ -82,8 +82,7 @@ def display_spec(spec: str | None) -> str:
         provider = (spec or "").partition(":")[0].strip().lower()
         return f"{provider if provider in PROVIDERS else 'unknown'} (invalid spec)"
     if parsed.base_url:
-        parts = urlsplit(parsed.base_url)
-        parsed = LLMSpec(parsed.provider, parsed.model, parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl())
+        parsed = LLMSpec(parsed.provider, parsed.model, scrub_url(parsed.base_url))
     return str(parsed)
 
 
@@ -186,17 +185,7 @@ def _clean_query(reply: str, question: str) -> str:
 
 
 def _scrub(text: str, settings: Settings | None = None) -> str:
-    for key in (settings or Settings.from_env()).secrets():
-        if key and len(key) >= 8:  # a shorter "key" is no secret, and masking it would garble the text
-            text = text.replace(key, "***")
-    text = re.sub(r"\b(sk-[A-Za-z0-9_*-]{3})[A-Za-z0-9_*-]+", r"\1***", text)
-    text = re.sub(r"(?i)(bearer\s+)\S+", r"\1***", text)
-    return text[:300]
-
-
-def _display(url: str) -> str:
-    parts = urlsplit(url)
-    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+    return redact(text, (settings or Settings.from_env()).secrets())[:300]
 
 
 def _refused(exc: BaseException | None) -> bool:
@@ -225,7 +214,7 @@ def _raise_llm_error(exc: Exception, spec: LLMSpec, settings: Settings | None = 
     http = [m for m in (_optional("httpx"), _optional("httpx2")) if m]
     timeouts = tuple(m.TimeoutException for m in http) + ((openai.APITimeoutError,) if openai else ())
     transport = tuple(m.TransportError for m in http) + ((openai.APIConnectionError,) if openai else ())
-    url = _display(_local_url(spec.model) if spec.provider == "local" else _endpoint(spec, settings))
+    url = scrub_url(_local_url(spec.model) if spec.provider == "local" else _endpoint(spec, settings))
     if isinstance(exc, timeouts):
         msg = f"LLM endpoint {url} timed out — check the server load or unset ASSAY_LLM to use the offline writer"
     elif isinstance(exc, transport + (ConnectionError,)):

@@ -363,8 +363,8 @@ def eval_engine(settings, corpora: list[Path], progress: bool, meta: dict):
                               "failed": len(ing.failed), "seconds": round(time.perf_counter() - t0, 2)}
             engine = Engine(temp, index=ingestor.index, encoder=ingestor.encoder)
         else:
-            meta["index"] = str(settings.chroma_url or settings.index_dir)
             engine = Engine(settings)
+            meta["index"] = engine.index.where
         if engine.index.chunks.count() == 0:  # raises IndexEmpty when there is no collection at all
             raise IndexEmpty(f"index is empty ({engine.index.where}) — run `assay ingest corpus/` first, or pass --corpus DIR")
         yield engine, Path(tmp)

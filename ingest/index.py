@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from .article import Article
-from .config import Settings, quiet_env
+from .config import Settings, quiet_env, scrub_url
 from .lexical import ArticleText, ChunkText, LexicalIndex
 from .nlp import pack, unpack
 from .split import Chunk
@@ -215,17 +215,17 @@ class Index:
     # -- connection -------------------------------------------------------------------------
     @property
     def where(self) -> str:
-        return self.settings.chroma_url or str(self.settings.index_dir)
+        return scrub_url(self.settings.chroma_url) if self.settings.chroma_url else str(self.settings.index_dir)
 
     def _server_address(self) -> tuple[str, int, bool]:
         raw = self.settings.chroma_url.strip()
         url = urlparse(raw if "://" in raw else f"http://{raw}")
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise IndexUnreachable(f"--chroma-url {raw!r} is not an http://host:port address")
+            raise IndexUnreachable(f"--chroma-url {scrub_url(raw)!r} is not an http://host:port address")
         try:
             port = url.port or (443 if url.scheme == "https" else 8000)
         except ValueError:
-            raise IndexUnreachable(f"--chroma-url {raw!r} has an invalid port") from None
+            raise IndexUnreachable(f"--chroma-url {scrub_url(raw)!r} has an invalid port") from None
         return url.hostname, port, url.scheme == "https"
 
     def _unreachable(self) -> IndexUnreachable:
@@ -234,7 +234,7 @@ class Index:
         except IndexError_:
             port = 8000
         return IndexUnreachable(
-            f"Chroma server at {self.settings.chroma_url} is not reachable — start it with "
+            f"Chroma server at {scrub_url(self.settings.chroma_url)} is not reachable — start it with "
             f"`chroma run --path DIR --port {port}` or unset ASSAY_CHROMA_URL"
         )
 
@@ -261,7 +261,7 @@ class Index:
             return IndexEmpty(f"the index at {self.where} was rebuilt or removed by another process — try again ({_short(e)})")
         if isinstance(e, InternalError):
             if self.settings.chroma_url:
-                return IndexCorrupt(f"the Chroma server at {self.settings.chroma_url} failed: {_short(e)}")
+                return IndexCorrupt(f"the Chroma server at {scrub_url(self.settings.chroma_url)} failed: {_short(e)}")
             return self._corrupt(e)
         return e
 
@@ -606,6 +606,42 @@ class Index:
         self._lexical_behind = True
         self._bump()
         return len(ids)
+
+    def delete_chunks(self, ids: list[str]) -> None:
+        """Remove chunks that no article record owns (`assay index check --fix`)."""
+        col = self.chunks
+        step = self._batch()
+        for i in range(0, len(ids), step):
+            col.delete(ids=ids[i : i + step])
+        self._lexical_behind = True
+        self._bump()
+
+    def rebuild_lexical(self) -> LexicalIndex:
+        """A full BM25 build from the collection, saved (`assay index check --fix`)."""
+        with self._lock:
+            self._lexical = self._build_lexical()
+            self._save_lexical(self._lexical)
+            self._lexical_behind = False
+            return self._lexical
+
+    def chunk_owners(self) -> dict[str, str]:
+        """chunk id -> its article id, for every chunk (page by page)."""
+        out: dict[str, str] = {}
+        offset, step = 0, 5000
+        while True:
+            got = self.chunks.get(include=["metadatas"], limit=step, offset=offset)
+            for cid, meta in zip(got["ids"], got["metadatas"]):
+                out[cid] = (meta or {}).get("article_id", "")
+            if len(got["ids"]) < step:
+                return out
+            offset += step
+
+    def saved_lexical(self) -> LexicalIndex | None:
+        """The BM25 index as saved on disk (None: missing or unreadable), not synced."""
+        try:
+            return LexicalIndex.load(self.lexical_dir)
+        except Exception:
+            return None
 
     # -- reading ------------------------------------------------------------------------------
     def manifest(self) -> dict[str, dict]:

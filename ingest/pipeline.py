@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -90,13 +91,14 @@ class Ingestor:
 
         t0 = time.perf_counter()
         s = Summary()
-        files = list(iter_article_paths(inputs))
+        files = [(p, r) for p, r in iter_article_paths(inputs) if not _inside(p, self.settings.index_dir)]  # never the index's own files
         with self.index.writer():
             if rebuild:
                 self.index.drop()
             self.index.create()
             manifest = self.index.manifest()
             by_hash = {rec.get("content_hash"): aid for aid, rec in manifest.items()}
+            by_path = paths_to_ids(manifest)
             seen: dict[str, str] = {}
             pending: list[_Pending] = []
             bar = _bar(progress)
@@ -114,7 +116,7 @@ class Ingestor:
                 for n, (path, root) in enumerate(files, 1):
                     if on_file:
                         on_file(n - 1, len(files), path.name)
-                    self._one(path, root, manifest, by_hash, seen, pending, s, max_bytes, load_article)
+                    self._one(path, root, manifest, by_hash, by_path, seen, pending, s, max_bytes, load_article)
                     read = n
                     bar.total = s.chunks_written + sum(len(p.chunks) for p in pending)
                     bar.set_postfix_str(_files(read, len(files), s))
@@ -125,11 +127,16 @@ class Ingestor:
                 bar.set_postfix_str(_files(read, len(files), s) + f", {_rate(s, t0)}")
             finally:
                 bar.close()
+            # One file, one article: a record of a file read in this run under another id (an older
+            # index, or the same file reached through another folder) is a stale edition of it.
+            for aid in duplicates_of(manifest, _resolved(files), seen):
+                self.index.delete_article(aid)
+                s.removed.append(aid)
             if prune:
                 present = {p.resolve().as_posix() for p, _ in files}
                 for aid, rec in manifest.items():
                     path = rec.get("path", "")
-                    if aid not in seen and (not path or not os.path.exists(path)) and path not in present:
+                    if aid not in seen and aid not in s.removed and (not path or not os.path.exists(path)) and path not in present:
                         self.index.delete_article(aid)
                         s.removed.append(aid)
             # Always check: a run killed after its last record but before this refresh left the
@@ -144,9 +151,15 @@ class Ingestor:
         s.seconds = time.perf_counter() - t0
         return s
 
-    def _one(self, path: Path, root, manifest, by_hash, seen, pending, s: Summary, max_bytes: int, load_article) -> None:
+    def _one(self, path: Path, root, manifest, by_hash, by_path, seen, pending, s: Summary, max_bytes: int, load_article) -> None:
         aid = article_id(path, root)
         shown = str(path)
+        try:
+            known = by_path.get(str(path.resolve()))
+        except (OSError, RuntimeError):
+            known = None
+        if known and known != aid and known not in seen:
+            aid = known  # the same file keeps the id it was first indexed under, whichever folder is passed
         if aid in seen:
             s.skipped.append((shown, f"same article id {aid!r} as {seen[aid]} — rename one of them"))
             return
@@ -178,6 +191,7 @@ class Ingestor:
             s.failed.append((shown, f"could not be read ({type(e).__name__}: {e})"))
             return
         article.path = abspath
+        article.id = aid
         h = article.content_hash
         if rec and rec.get("content_hash") == h:
             self.index.touch_article(aid, file_meta)
@@ -250,6 +264,53 @@ class Ingestor:
         pending.clear()
 
 
+def paths_to_ids(manifest: dict[str, dict]) -> dict[str, str]:
+    """Resolved file path -> the article id it was first indexed under (the lowest change-log
+    sequence number wins when an older index holds the same file under several ids)."""
+    out: dict[str, tuple[int, str]] = {}
+    for aid, rec in manifest.items():
+        path = rec.get("path") or ""
+        if path:
+            key = (int(rec.get("assay_seq") or 0), aid)
+            if path not in out or key < out[path]:
+                out[path] = key
+    return {path: aid for path, (_, aid) in out.items()}
+
+
+def duplicates(manifest: dict[str, dict]) -> dict[str, list[str]]:
+    """Resolved path -> the other ids that hold the same file (stale editions), for every such path."""
+    first = paths_to_ids(manifest)
+    out: dict[str, list[str]] = {}
+    for aid, rec in manifest.items():
+        path = rec.get("path") or ""
+        if path and first[path] != aid:
+            out.setdefault(path, []).append(aid)
+    return out
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, RuntimeError):
+        return False
+
+
+def _resolved(files) -> set[str]:
+    """The resolved paths of the files read in this run."""
+    out = set()
+    for p, _ in files:
+        try:
+            out.add(str(p.resolve()))
+        except (OSError, RuntimeError):
+            pass
+    return out
+
+
+def duplicates_of(manifest: dict[str, dict], paths: set[str], seen: dict[str, str]) -> list[str]:
+    """Ids of records that hold one of `paths` under an id other than the one this run used."""
+    return sorted(aid for path, aids in duplicates(manifest).items() if path in paths for aid in aids if aid not in seen)
+
+
 def _bar(enabled: bool):
     """One bar in chunks: its total grows as files are split, its count as chunks are embedded."""
     from tqdm import tqdm
@@ -269,3 +330,66 @@ def _rate(s: Summary, t0: float) -> str:
 def ingest(inputs: list[str | Path], settings: Settings | None = None, **kw) -> Summary:
     """Index files or folders into the index of `settings` (see `Ingestor.run`)."""
     return Ingestor(settings or Settings.from_env()).run(inputs, **kw)
+
+
+@dataclass
+class Health:
+    """What `assay index check` found (and, with --fix, repaired)."""
+
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # file path -> stale ids holding it too
+    orphans: list[str] = field(default_factory=list)  # chunk ids whose article has no record
+    missing_files: list[str] = field(default_factory=list)  # article ids whose file is gone (`ingest --prune` drops them)
+    lexical: str = "ok"  # "ok" | "missing" | "stale (N of M chunks)"
+    fixed: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.duplicates or self.orphans) and self.lexical == "ok"
+
+    def lines(self) -> list[str]:
+        out = []
+        for path, ids in sorted(self.duplicates.items()):
+            out.append(f"duplicate: {path} is indexed again as {', '.join(ids)}")
+        if self.orphans:
+            out.append(f"orphans: {len(self.orphans)} chunks belong to no article record")
+        if self.lexical != "ok":
+            out.append(f"lexical index: {self.lexical}")
+        for aid in self.missing_files:
+            out.append(f"note: the file of {aid} is gone (`assay ingest FOLDER --prune` removes it)")
+        out += [f"fixed: {f}" for f in self.fixed]
+        if self.ok and not self.fixed:
+            out.append("index is consistent: one record per file, every chunk owned, lexical index in step")
+        elif not self.fixed:
+            out.append("run `assay index check --fix` to repair")
+        return out
+
+
+def check_index(index: Index, fix: bool = False) -> Health:
+    """Duplicates (one file under several ids), orphan chunks, a stale lexical index; `fix` repairs
+    them: the later ids of a file are deleted (its first id stays), orphans go, BM25 is rebuilt."""
+    h = Health()
+    with index.writer() if fix else contextlib.nullcontext():
+        manifest = index.manifest()
+        h.duplicates = duplicates(manifest)
+        live = {aid for aid, rec in manifest.items() if not rec.get("deleted")}
+        owners = index.chunk_owners()
+        h.orphans = sorted(cid for cid, aid in owners.items() if aid not in live)
+        h.missing_files = sorted(aid for aid, rec in manifest.items() if rec.get("path") and not os.path.exists(rec["path"]))
+        lex = index.saved_lexical()
+        if lex is None:
+            h.lexical = "missing"
+        elif set(lex.chunk_ids()) != set(owners):
+            h.lexical = f"stale ({len(set(lex.chunk_ids()) & set(owners))} of {len(owners)} chunks)"
+        if not fix:
+            return h
+        for path, ids in h.duplicates.items():
+            for aid in ids:
+                index.delete_article(aid)
+                h.fixed.append(f"deleted {aid} (a second record of {path})")
+        if h.orphans:
+            index.delete_chunks(h.orphans)
+            h.fixed.append(f"deleted {len(h.orphans)} orphan chunks")
+        if h.duplicates or h.orphans or h.lexical != "ok":
+            index.rebuild_lexical()
+            h.fixed.append("rebuilt the lexical index")
+    return h
