@@ -80,6 +80,8 @@ def stream_answer(
         from .llm import condense_question, parse_spec
 
         query = condense_question(parse_spec(llm), question, history, settings=engine.settings)
+        if not rewrite.acceptable(question, history, query):  # a claim, an answer, a lost word: not searched
+            query = rewrite.standalone(question, history, specificity=_specificity(engine))
     else:
         query = rewrite.standalone(question, history, specificity=_specificity(engine))
     passages = engine.retrieve(query, k=k, filters=filters, timings=timings)
@@ -130,14 +132,21 @@ def _llm_answer(question: str, query: str, passages: list[Passage], llm: str, en
     from .llm import LLMError, parse_spec
     from .llm import stream_answer as llm_stream
     from .prompts import CANNOT_ANSWER
-    from .verify import verify
+    from .verify import verified_prefix, verify
 
     spec = parse_spec(llm)
     pieces: list[str] = []
+    judged, shown = 0, 0
     try:
+        # Only sentences that pass the support check are streamed (without markers; the final
+        # Answer numbers its citations): raw model output never reaches the reader.
         for delta in llm_stream(spec, question if query == question else query, passages, settings=engine.settings):
             pieces.append(delta)
-            yield delta
+            if any(ch in delta for ch in ".!?\n"):
+                ok, judged = verified_prefix("".join(pieces), passages, engine, judged)
+                for text in ok:
+                    yield ("" if not shown else " ") + text
+                    shown += 1
     except LLMError as e:
         ans = Answer.abstention(question, query, passages, str(e))
         ans.flags.append(f"llm error: {e}")

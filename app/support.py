@@ -3,7 +3,8 @@
 Offline and model-light: the share of the sentence's content terms (idf-weighted, numbers
 must match exactly) found in the passage, blended with the embedding similarity between the
 sentence and the passage's closest sentence. No NLI model ships on PyPI, so this is lexical
-entailment's honest cousin: it catches invented numbers and names, not subtle negation.
+entailment's honest cousin: it catches invented numbers and names (a capitalised word the passage lacks caps the
+score below the threshold, as a missing number does), not subtle negation.
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from ..ingest.split import sentence_spans
 
 SUPPORT_THRESHOLD = 0.55
 _NUMBER = re.compile(r"\d[\d,.]*")
+
+
+_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+
+
+def _names(text: str) -> set[str]:
+    """Capitalised words inside a sentence (not its first word): the names it asserts."""
+    return {w.lower() for w in _NAME.findall(text.strip())}
 
 
 def _numbers(text: str) -> set[str]:
@@ -46,7 +55,8 @@ def support_score(sentence: str, passage: str, embed=None, idf=None) -> float:
         cos = float(np.max(vecs[1:] @ vecs[0]))
         score = 0.6 * lexical + 0.4 * max(cos, 0.0)
     missing_numbers = _numbers(sentence) - _numbers(passage)
-    if missing_numbers:
+    missing_names = _names(sentence) - set(tokenize(passage)) - {w.lower() for w in re.findall(r"[A-Za-z]+", passage)}
+    if missing_numbers or missing_names:  # an invented number or name is never "supported"
         score = min(score, SUPPORT_THRESHOLD - 0.05)
     return round(score, 4)
 

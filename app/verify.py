@@ -23,15 +23,9 @@ def verify(question: str, query: str, raw: str, passages: list[Passage], engine,
     numbered: dict[int, Citation] = {}
     sentences: list[Sentence] = []
     for text, nums in cited_sentences(raw):
-        valid = [n for n in nums if 1 <= n <= len(passages)]
+        valid, support_n, best = sentence_support(text, nums, passages, embed, lex.idf)
         if len(valid) < len(nums):
             flags.append(f"removed out-of-range citation(s) {sorted(set(nums) - set(valid))} in: {text[:60]}")
-        best, support_n = 0.0, []
-        for n in valid:
-            s = support_score(text, passages[n - 1].text, embed=embed, idf=lex.idf)
-            best = max(best, s)
-            if s >= SUPPORT_THRESHOLD:
-                support_n.append(n)
         supported = bool(support_n)
         if not supported:
             flags.append(f"unsupported sentence dropped: {text[:80]}")
@@ -74,6 +68,30 @@ def verify(question: str, query: str, raw: str, passages: list[Passage], engine,
         status=status, missing=missing,
         reason=f"{dropped} unsupported sentence(s) dropped" if dropped else "",
     )
+
+
+def sentence_support(text: str, nums: list[int], passages: list[Passage], embed, idf) -> tuple[list[int], list[int], float]:
+    """(markers in range, markers whose passage supports the sentence, best support) for one sentence."""
+    valid = [n for n in nums if 1 <= n <= len(passages)]
+    best, support_n = 0.0, []
+    for n in valid:
+        s = support_score(text, passages[n - 1].text, embed=embed, idf=idf)
+        best = max(best, s)
+        if s >= SUPPORT_THRESHOLD:
+            support_n.append(n)
+    return valid, support_n, best
+
+
+def verified_prefix(raw: str, passages: list[Passage], engine, done: int) -> tuple[list[str], int]:
+    """While an LLM answer streams: the complete sentences after the first `done` that their
+    citations support (text without markers), and the new count of complete sentences. The last
+    sentence of `raw` may still be growing, so it is never judged here; nothing else is shown."""
+    sentences = cited_sentences(raw)[:-1]
+    if len(sentences) <= done:
+        return [], done
+    lex = engine.index.lexical()
+    shown = [text for text, nums in sentences[done:] if sentence_support(text, nums, passages, engine.embed, lex.idf)[1]]
+    return shown, len(sentences)
 
 
 def _answer_check(analysis, kept: list[Sentence], passages: list[Passage]):

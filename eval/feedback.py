@@ -36,8 +36,8 @@ def read_feedback(path: str | Path) -> tuple[list[dict], list[str]]:
             continue
         try:
             rec = json.loads(raw)
-        except json.JSONDecodeError as e:
-            problems.append(f"{path.name} line {n}: invalid JSON ({e.msg})")
+        except (json.JSONDecodeError, RecursionError) as e:
+            problems.append(f"{path.name} line {n}: invalid JSON ({getattr(e, 'msg', 'nested too deeply')})")
             continue
         if not isinstance(rec, dict) or not isinstance(rec.get("question"), str) or not rec.get("id"):
             problems.append(f"{path.name} line {n}: not a feedback record (needs id and question)")
@@ -85,7 +85,7 @@ def existing_keys(path: Path) -> set[str]:
     for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             rec = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(rec, dict) and isinstance(rec.get("question"), str):
             keys.add(str(rec.get("id")))
@@ -131,7 +131,7 @@ def drafts_in(path: str | Path) -> list[str]:
     for raw in p.read_text(encoding="utf-8", errors="replace").splitlines():
         try:
             rec = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(rec, dict) and rec.get("draft"):
             out.append(str(rec.get("id")))

@@ -65,6 +65,8 @@ def load_questions(path: str | Path) -> tuple[list[Question], list[str]]:
     return questions, errors
 
 
+MAX_LINE_CHARS = 1_000_000  # one question record; more is not a question
+
 # --- parsing: each yields (line number, dict of raw fields | error message) -----------------
 
 
@@ -72,10 +74,16 @@ def _jsonl_records(text: str):
     for line, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
+        if len(raw) > MAX_LINE_CHARS:
+            yield line, f"line is {len(raw):,} characters long, over the limit of {MAX_LINE_CHARS:,}"
+            continue
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as exc:
             yield line, f"invalid JSON ({exc.msg} at column {exc.colno})"
+            continue
+        except RecursionError:
+            yield line, "invalid JSON (nested too deeply)"
             continue
         yield line, record if isinstance(record, dict) else "each line must be a JSON object"
 
@@ -88,7 +96,15 @@ def _csv_records(text: str):
         yield 1, f"header must name the columns id and question (missing: {', '.join(missing)})"
         return
     prev_end = reader.line_num
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell over the csv module's field limit: this row only
+            line, prev_end = prev_end + 1, reader.line_num
+            yield line, f"cannot be read as CSV ({exc})"
+            continue
         line, prev_end = prev_end + 1, reader.line_num  # a quoted cell may span several lines
         if not any(c.strip() for c in cells):
             continue

@@ -221,6 +221,14 @@ def quiet_env() -> None:
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 
+def gradio_temp_env(folder: Path) -> bool:
+    """Point Gradio's upload/temp folder at `folder` (read by Gradio when it builds and serves an
+    app); True when it was pointed elsewhere before."""
+    changed = os.environ.get("GRADIO_TEMP_DIR") != str(folder)
+    os.environ["GRADIO_TEMP_DIR"] = str(folder)
+    return changed
+
+
 def child_env(**extra: str) -> dict[str, str]:
     """The environment for a child process Assay starts (bench, tests): this one plus `extra`."""
     return {**os.environ, **extra}

@@ -51,6 +51,10 @@ class IndexCorrupt(IndexError_):
     """Chroma cannot read the index files (truncated database, damaged vector segment ...)."""
 
 
+class IndexDiskFull(IndexError_):
+    """No space left where the index is written."""
+
+
 class IndexUnreachable(IndexError_):
     """The Chroma server given by --chroma-url / ASSAY_CHROMA_URL does not answer."""
 
@@ -58,6 +62,7 @@ class IndexUnreachable(IndexError_):
 GENERATION_FILE = "generation"
 CHANGE_GRACE_US = 300_000_000  # a reader re-reads changes this far (µs) behind its watermark: writes in flight, clock skew
 SPARSE_KEY = "assay_bm25"  # the chunk collection's sparse (BM25) index on servers that have one
+DISK_FULL_BYTES = 64 * 1024 * 1024  # less free than this when Chroma fails: the disk is the cause
 TOMBSTONE = "assay:deleted:"  # id prefix of a deleted article's change-log record
 
 
@@ -259,11 +264,31 @@ class Index:
             # the collection went away under us (another process ran --rebuild): re-open next time
             self._reset()
             return IndexEmpty(f"the index at {self.where} was rebuilt or removed by another process — try again ({_short(e)})")
+        if not self.settings.chroma_url and (full := self._disk_full(e)):
+            return full
         if isinstance(e, InternalError):
             if self.settings.chroma_url:
                 return IndexCorrupt(f"the Chroma server at {scrub_url(self.settings.chroma_url)} failed: {_short(e)}")
             return self._corrupt(e)
         return e
+
+    def _disk_full(self, e: BaseException) -> "IndexDiskFull | None":
+        """Chroma reports a full disk as a failed compaction or a sqlite error: say what it is."""
+        import errno
+        import shutil
+
+        folder = self.settings.index_dir
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:
+            return None
+        said = getattr(e, "errno", None) == errno.ENOSPC or any(w in str(e).lower() for w in ("no space", "disk is full", "database or disk is full"))
+        if not said and free >= DISK_FULL_BYTES:
+            return None
+        return IndexDiskFull(f"disk full at {folder} ({free / 1048576:.0f} MB free): free some space and run the same command "
+                             "again — what was indexed before is kept, and the ingest picks up where it stopped")
 
     @property
     def client(self):

@@ -660,9 +660,22 @@ def _html_fallback(src: str) -> list[Piece]:
 # ---------------------------------------------------------------- PDF
 
 
+MAX_PDF_PAGES = 5000
+# Bytes of unpacked content streams: a page of text holds ~50 KB; pypdf needs ~1.2 s of CPU per MB.
+MAX_PDF_PAGE_CONTENT = 2_000_000
+MAX_PDF_CONTENT = 64_000_000  # the whole document
+
+
+def _short_reason(e: BaseException) -> str:
+    return " ".join(str(e).split())[:120] or type(e).__name__
+
+
 def _from_pdf(raw: bytes, where: str) -> tuple[list[Piece], dict]:
-    """PDF -> pieces via pypdf text, page headers/footers dropped, lines rejoined like plain text."""
+    """PDF -> pieces via pypdf text, page headers/footers dropped, lines rejoined like plain text.
+    Bounded: a page whose content unpacks past MAX_PDF_PAGE_CONTENT, more than MAX_PDF_PAGES
+    pages, or one of pypdf's own limits is a LoadError that says it hit a resource limit."""
     from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError
 
     try:
         reader = PdfReader(io.BytesIO(raw))
@@ -673,10 +686,27 @@ def _from_pdf(raw: bytes, where: str) -> tuple[list[Piece], dict]:
                 opened = 0
             if not opened:
                 raise LoadError(where, "PDF is encrypted — remove the password and try again")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages, total = [], 0
+        for i, page in enumerate(reader.pages, 1):
+            if i > MAX_PDF_PAGES:
+                raise LoadError(where, f"PDF has more than {MAX_PDF_PAGES:,} pages, over Assay's limit — split it and add the parts")
+            contents = page.get_contents()
+            size = len(contents.get_data()) if contents is not None else 0
+            if size > MAX_PDF_PAGE_CONTENT:
+                raise LoadError(where, f"PDF page {i} unpacks to {size / 1e6:.0f} MB of drawing instructions, over the resource limit "
+                                       f"of {MAX_PDF_PAGE_CONTENT / 1e6:.0f} MB a page (a decompression bomb, or a page of vector art) — not read")
+            total += size
+            if total > MAX_PDF_CONTENT:
+                raise LoadError(where, f"PDF unpacks to more than {MAX_PDF_CONTENT / 1e6:.0f} MB of page content by page {i}, over the "
+                                       "resource limit for one file — split it and add the parts")
+            pages.append(page.extract_text() or "")
         info = reader.metadata or {}
     except LoadError:
         raise
+    except LimitReachedError as e:
+        raise LoadError(where, f"PDF hits a resource limit of the PDF reader ({_short_reason(e)}) — not read") from None
+    except MemoryError:
+        raise LoadError(where, "PDF needs more memory than is available to read — not read") from None
     except Exception as e:
         raise LoadError(where, f"not a readable PDF (corrupt or truncated: {type(e).__name__}) — re-export it") from None
     if not any(page.strip() for page in pages):

@@ -226,3 +226,14 @@ def test_development_question_set_parses_with_its_outcome_fields():
         if q.expect != "answered" and not q.sources and not q.missing and q.kind != "offtopic":
             problems.append(f"{q.id}: an on-topic declined question without `missing`")
     assert problems == []
+
+
+def test_a_deeply_nested_line_and_an_oversized_csv_cell_are_row_errors_not_tracebacks(tmp_path):
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text('{"id": "a", "question": "What is gallium?"}\n' + "[" * 100_000 + "]" * 100_000 + "\n", encoding="utf-8")
+    questions, errors = load_questions(deep)
+    assert [q.id for q in questions] == ["a"] and len(errors) == 1 and "line 2" in errors[0] and "nested too deeply" in errors[0]
+    big = tmp_path / "big.csv"
+    big.write_text("id,question\nq1," + "x" * 140_000 + "\nq2,What is gallium?\n", encoding="utf-8")
+    questions, errors = load_questions(big)
+    assert [q.id for q in questions] == ["q2"] and len(errors) == 1 and "line 2" in errors[0], errors

@@ -20,7 +20,7 @@ CSS = """
 .assay-answer ul.assay-items li{margin:.2em 0;padding-left:.1em}
 .assay-note{margin:.5em 0 .3em;padding:.45em .7em;border-left:4px solid #d97706;border-radius:4px;background:rgba(217,119,6,.09);
   font-style:italic;color:var(--body-text-color)}
-.assay-note-icon{font-style:normal;color:#b45309;font-weight:700;margin-right:.15em}
+.assay-note-icon{font-style:normal;color:#b45309;font-weight:700;margin-right:.3em;display:inline-block;width:1.15em;height:1.15em;line-height:1.1em;text-align:center;border:1.5px solid #b45309;border-radius:50%;font-size:.8em;vertical-align:.15em}
 .assay-status{display:inline-block;font-size:.75em;font-weight:600;color:#92400e;background:rgba(217,119,6,.12);border-radius:.6em;padding:.1em .6em;margin-bottom:.35em}
 .assay-cite{display:inline-block;min-width:1.5em;margin:0 .15em;padding:0 .35em;border-radius:.6em;border:1px solid var(--color-accent);
   background:var(--color-accent-soft);color:var(--body-text-color);font-size:.75em;font-weight:600;line-height:1.5;vertical-align:super;cursor:pointer}
@@ -112,7 +112,7 @@ ol.assay-steps li{margin:.15em 0}
     background:var(--background-fill-primary);border-top:1px solid var(--border-color-primary);box-shadow:0 -2px 10px rgba(0,0,0,.08);border-radius:0 !important}
   #assay-inputrow{flex-wrap:nowrap !important;gap:6px}
   #assay-inputrow > *{min-width:0 !important}
-  #assay-inputrow button{min-width:60px !important;padding-left:.4em !important;padding-right:.4em !important}
+  #assay-inputrow button{min-width:60px !important;padding-left:.4em !important;padding-right:.4em !important;white-space:normal !important;line-height:1.15 !important}
   #assay-side{position:fixed !important;top:0;left:0;bottom:0;width:86vw !important;max-width:340px;z-index:1000;background:var(--background-fill-primary);
     padding:12px !important;overflow-y:auto;transform:translateX(-105%);transition:transform .2s ease;box-shadow:2px 0 14px rgba(0,0,0,.18)}
   #assay-chatrow.assay-side-open #assay-side{transform:none}

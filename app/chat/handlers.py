@@ -654,9 +654,23 @@ class ChatHandlers:
         except OSError as e:
             yield R.status_html([("err", f"Cannot save the uploads: {e.strerror or e}")]), keep, keep, keep, keep, keep
             return
+        before = {rec.get("path") for rec in manifest.values()}
         out = None
         for out in self.ingest_and_report(saved, lines, labels):
             yield *out, keep
+        # An upload that was not indexed (unreadable, a twin, a failed ingest) does not stay in the
+        # upload folder, where every later ingest would report it again.
+        try:
+            indexed = {rec.get("path") for rec in self.engine.index.manifest().values()}
+        except Exception:
+            indexed = None
+        if indexed is not None:
+            dropped = [p for p in saved if str(p.resolve()) not in indexed | before]
+            for p in dropped:
+                p.unlink(missing_ok=True)
+                lines.append(("info", f"{labels.get(p.name, p.name)} was not indexed, so it was not kept"))
+            if dropped:
+                out = (R.status_html(lines, note="Done."), *out[1:])
         yield *out, None  # clear the file control for the next upload
 
     def ingest_bundled(self):

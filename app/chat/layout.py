@@ -52,6 +52,7 @@ inside ``<corpus>/uploads``; see uploads.py). See SECURITY.md for the threat mod
 from __future__ import annotations
 
 import inspect
+import signal
 import sys
 import threading
 from pathlib import Path
@@ -69,7 +70,7 @@ from . import conversations as C  # noqa: E402
 from . import render as R  # noqa: E402
 from .assets import CONV_JS, CSS, HEAD, LIBRARY_JS, TAKE_QUESTION, FOCUS_QUESTION  # noqa: E402
 from .handlers import DEFAULT_K, ChatHandlers  # noqa: E402
-from .uploads import MAX_UPLOAD_FILES  # noqa: E402
+from .uploads import MAX_UPLOAD_FILES, private_temp_dir  # noqa: E402
 
 EXAMPLES = [
     "Which countries is the US partnering with on rare earths?",
@@ -270,6 +271,7 @@ def launch(
     Gradio's own start-up lines are replaced by Assay's (unless `quiet`): the URL, and how to get a
     public link with Assay's flag (`--share`), not Gradio's `share=True`."""
     settings = settings or Settings.from_env()
+    private_temp_dir(settings.data_dir)
     engine = engine or Engine(settings)
     # Load the embedding model now, not on the first question.
     threading.Thread(target=lambda: _warm(engine), daemon=True, name="assay-warmup").start()
@@ -282,6 +284,8 @@ def launch(
         for line in startup_lines(url, share_url, share):
             print(line, file=sys.stderr, flush=True)
     if block:
+        if threading.current_thread() is threading.main_thread():  # SIGTERM (systemd, docker stop) exits cleanly too: atexit runs
+            signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         demo.block_thread()
     return demo, (share_url or url)
 

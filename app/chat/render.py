@@ -125,7 +125,7 @@ def _sentences_html(a: dict, upto: int | None = None) -> str:
         if kind == "item":
             parts.append('<ul class="assay-items">' + "".join(f"<li>{_sent(s)}</li>" for s in run) + "</ul>")
         elif kind == "note":
-            parts += [f'<div class="assay-note"><span class="assay-note-icon" aria-hidden="true">ⓘ</span> '
+            parts += [f'<div class="assay-note"><span class="assay-note-icon" aria-hidden="true">i</span> '
                       f'<span class="assay-sent assay-note-text">{esc(s.get("text", ""))}</span></div>' for s in run]
         else:
             parts.append('<p class="assay-para">' + " ".join(_sent(s) for s in run) + "</p>")

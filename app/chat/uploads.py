@@ -11,6 +11,7 @@ import unicodedata
 from pathlib import Path
 from typing import Any
 
+from ...ingest.config import gradio_temp_env
 from ...ingest.files import SUPPORTED_SUFFIXES, content_problem, is_folder_note
 
 MAX_UPLOAD_FILES = 20
@@ -117,6 +118,7 @@ def save_uploads(
             lines.append(("err", f"refused {shown}: it would be saved outside the upload folder"))
             continue
         used.add(name)
+        replaced = target.exists()  # the same upload again (a corrected edition): said, never silent
         part = dest / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
         try:
             shutil.copyfile(tmp, part)
@@ -125,9 +127,40 @@ def save_uploads(
             part.unlink(missing_ok=True)
             lines.append(("err", f"could not save {shown}: {e.strerror or e}"))
             continue
-        labels[name] = shown if shown == name else f"{shown} (saved as {name})"
+        label = shown if shown == name else f"{shown} (saved as {name})"
+        labels[name] = label + (" — it replaces the earlier upload of that name" if replaced else "")
         saved.append(target)
     return saved, lines, labels
+
+
+def private_temp_dir(data_dir: Path) -> Path:
+    """A Gradio temp folder of this process only (mode 0700, under Assay's data folder), set as
+    GRADIO_TEMP_DIR before the app is built, so that Gradio's file route of another instance on
+    this host never serves this one's uploads (Gradio's default folder is shared host-wide).
+    Folders of processes that are gone are removed now, this one's at exit."""
+    import atexit
+
+    base = Path(data_dir) / "gradio-tmp"
+    base.mkdir(parents=True, exist_ok=True)
+    for old in base.iterdir():
+        if old.is_dir() and old.name.isdigit() and not _alive(int(old.name)):
+            shutil.rmtree(old, ignore_errors=True)
+    mine = base / str(os.getpid())
+    mine.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(mine, 0o700)
+    if gradio_temp_env(mine):
+        atexit.register(shutil.rmtree, mine, True)
+    return mine
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def upload_paths(files: Any) -> list[tuple[str, str]]:
