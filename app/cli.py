@@ -207,7 +207,7 @@ def ask(ctx, question, history, k, llm, articles, since, until, as_json, timings
     click.echo("Sources:")
     for c in result.citations:
         where = c.source_url or c.publisher or c.article_id
-        click.echo(f"  [{c.n}] {c.title} — {c.published or 'undated'} — {where}")
+        click.echo(f"  [{c.n}] {c.title} — {c.published or 'undated'} — {where}" + (f" ({c.origin})" if c.uploaded else ""))
     for flag in result.flags:
         click.echo(f"  ! {flag}")
 

@@ -101,6 +101,7 @@ def _passage(cid: str, doc: str, meta: dict) -> Passage:
         publisher=meta.get("publisher", ""),
         source_url=meta.get("source_url", ""),
         author=meta.get("author", ""),
+        uploaded=meta.get("uploaded", ""),
         ents=unpack(meta.get("ents")),
         furniture=_spans(meta.get("furniture")),
     )

@@ -46,6 +46,12 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
     return out
 
 
+def upload_note(uploaded: str) -> str:
+    """How every view names an uploaded source (its title, publisher and URL are the uploader's
+    word, so it must never pass for an article of the corpus); "" for corpus articles."""
+    return f"uploaded {uploaded} via the chat, not from the corpus folder" if uploaded else ""
+
+
 @dataclass
 class Passage:
     """A retrieved chunk as the writer saw it."""
@@ -61,6 +67,7 @@ class Passage:
     publisher: str = ""
     source_url: str = ""
     author: str = ""
+    uploaded: str = ""  # YYYY-MM-DD when the article came in through the chat's upload, else ""
     score: float = 0.0  # fused retrieval score
     dense_rank: int | None = None  # 1-based rank on each side, None if absent there
     lexical_rank: int | None = None
@@ -86,6 +93,11 @@ class Citation:
     passage_end: int
     passage_text: str
     spans: list[list[int]] = field(default_factory=list)  # every sentence this passage supports in the answer
+    uploaded: str = ""  # an upload, not a corpus source: see upload_note()
+
+    @property
+    def origin(self) -> str:
+        return upload_note(self.uploaded)
 
     @classmethod
     def of(cls, n: int, p: Passage, start: int, end: int) -> "Citation":
@@ -94,7 +106,7 @@ class Citation:
             n=n, chunk_id=p.chunk_id, article_id=p.article_id, title=p.title, published=p.published,
             publisher=p.publisher, source_url=p.source_url, start=start, end=end,
             quote=p.text[start - p.char_start : end - p.char_start], passage_start=p.char_start,
-            passage_end=p.char_end, passage_text=p.text,
+            passage_end=p.char_end, passage_text=p.text, uploaded=p.uploaded,
         )
 
 

@@ -10,6 +10,7 @@ nothing is duplicated.
 from __future__ import annotations
 
 import hashlib
+import dataclasses
 import os
 import re
 import shutil
@@ -62,6 +63,8 @@ class IndexUnreachable(IndexError_):
 GENERATION_FILE = "generation"
 CHANGE_GRACE_US = 300_000_000  # a reader re-reads changes this far (µs) behind its watermark: writes in flight, clock skew
 SPARSE_KEY = "assay_bm25"  # the chunk collection's sparse (BM25) index on servers that have one
+REBUILD_SUFFIX = "__rebuild"  # collections (and BM25 folder) a --rebuild fills before it swaps them in
+REPLACED_SUFFIX = "__replaced"  # the previous collections, deleted once readers have re-opened
 DISK_FULL_BYTES = 64 * 1024 * 1024  # less free than this when Chroma fails: the disk is the cause
 TOMBSTONE = "assay:deleted:"  # id prefix of a deleted article's change-log record
 
@@ -216,6 +219,7 @@ class Index:
         self._generation: str | None = None  # the token this object last saw or wrote
         self._checked = 0.0  # monotonic time of the last staleness check
         self.stale_check_seconds = settings.stale_check_seconds  # how often a long-running reader looks for other writers
+        self._lexical_dir: Path | None = None  # set for a staging index (--rebuild)
 
     # -- connection -------------------------------------------------------------------------
     @property
@@ -331,17 +335,23 @@ class Index:
             self._chunks = self._articles = None
             self._lexical_behind = True  # kept: the next use applies only what changed
             self._sparse = None
-            if reopen and self._client is not None and not self.settings.chroma_url:
+            if reopen and not self.settings.chroma_url:
                 old, self._client = self._client, None
-                try:
-                    from chromadb.api.shared_system_client import SharedSystemClient as Shared
+                self._forget_shared_system(getattr(old, "_identifier", None))
 
-                    ident = getattr(old, "_identifier", None)
-                    with Shared._refcount_lock:
-                        Shared._identifier_to_system.pop(ident, None)
-                        Shared._identifier_to_refcount.pop(ident, None)
-                except Exception:  # pragma: no cover - chromadb internals moved: a new client still helps
-                    pass
+    def _forget_shared_system(self, ident: str | None = None) -> None:
+        """Take this folder's system out of Chroma's per-path cache (also one that a failed open
+        left behind, which would keep failing after the files are replaced)."""
+        try:
+            from chromadb.api.shared_system_client import SharedSystemClient as Shared
+
+            mine = {str(self.settings.index_dir), str(self.settings.index_dir.resolve()), ident}
+            with Shared._refcount_lock:
+                for key in [k for k in Shared._identifier_to_system if k in mine]:
+                    Shared._identifier_to_system.pop(key, None)
+                    Shared._identifier_to_refcount.pop(key, None)
+        except Exception:  # pragma: no cover - chromadb internals moved: a new client still helps
+            pass
 
     def _names(self) -> set[str]:
         try:
@@ -412,8 +422,12 @@ class Index:
             )
 
     # -- staleness: did another process write? ------------------------------------------------
+    _generation_file_override: Path | None = None
+
     @property
     def _generation_file(self) -> Path:
+        if self._generation_file_override is not None:
+            return self._generation_file_override
         return self.settings.index_dir / GENERATION_FILE
 
     def _read_generation(self) -> str | None:
@@ -492,10 +506,11 @@ class Index:
         except IndexEmpty:
             return False
 
-    def drop(self) -> None:
+    def drop(self, remove_unreadable: bool = True) -> None:
         """Delete both collections and the lexical index (used by --rebuild).
 
-        An embedded index that Chroma cannot read any more is removed file by file instead.
+        An embedded index that Chroma cannot read any more is removed file by file instead
+        (unless not `remove_unreadable`: a staging index shares the folder with the live one).
         """
         with self._lock:
             try:
@@ -504,7 +519,7 @@ class Index:
                     if n in names:
                         self.client.delete_collection(n)
             except IndexCorrupt:
-                if self.settings.chroma_url:
+                if self.settings.chroma_url or not remove_unreadable:
                     raise
                 self._reset(reopen=True)
                 self._remove_chroma_files()
@@ -512,7 +527,7 @@ class Index:
                 raise
             except Exception as e:
                 err = self._translate(e)
-                if self.settings.chroma_url or not isinstance(err, IndexCorrupt):
+                if self.settings.chroma_url or not isinstance(err, IndexCorrupt) or not remove_unreadable:
                     raise err from e
                 self._reset(reopen=True)
                 self._remove_chroma_files()
@@ -522,6 +537,7 @@ class Index:
             self._bump()
 
     def _remove_chroma_files(self) -> None:
+        self._forget_shared_system()
         folder = self.settings.index_dir
         for p in folder.iterdir():
             if p.name.startswith("chroma.sqlite3") or p.name == GENERATION_FILE:
@@ -557,6 +573,59 @@ class Index:
             yield self
         finally:
             lock.release()
+
+    # -- --rebuild: build beside the live index, then swap ---------------------------------------
+    def staging(self) -> "Index":
+        """An empty index beside this one (same folder or server, other collection names and BM25
+        folder) for `ingest --rebuild`: readers keep answering from this one until `swap_in`."""
+        staged = Index(dataclasses.replace(self.settings, collection=self.settings.collection + REBUILD_SUFFIX))
+        staged._lexical_dir = self.lexical_dir.with_name(self.lexical_dir.name + REBUILD_SUFFIX)
+        staged._generation_file_override = self._generation_file.with_name(GENERATION_FILE + REBUILD_SUFFIX)
+        staged.drop(remove_unreadable=False)  # what a killed rebuild left (never the shared folder's files)
+        return staged.create()
+
+    def swap_in(self, staged: "Index") -> None:
+        """Make the complete `staged` index this one: the live collections are renamed aside, the
+        staged ones take their names, the BM25 folder moves into place, readers are told (the
+        generation token), and the old collections are deleted once readers have had
+        2 × stale_check_seconds to re-open (a question in flight keeps its old handles)."""
+        main = self.settings.collection
+        old = main + REPLACED_SUFFIX
+        pairs_aside = [(main, old), (f"{main}__articles", f"{old}__articles")]
+        pairs_in = [(staged.settings.collection, main), (f"{staged.settings.collection}__articles", f"{main}__articles")]
+        with self._lock:
+            try:
+                names = self._names()
+                for _src, dst in pairs_aside:
+                    if dst in names:
+                        self.client.delete_collection(dst)
+                for src, dst in pairs_aside:
+                    if src in names:
+                        self.client.get_collection(src, embedding_function=None).modify(name=dst)
+                for src, dst in pairs_in:
+                    self.client.get_collection(src, embedding_function=None).modify(name=dst)
+            except IndexError_:
+                raise
+            except Exception as e:
+                raise self._translate(e) from e
+            shutil.rmtree(self.lexical_dir, ignore_errors=True)
+            if staged.lexical_dir.exists():
+                os.replace(staged.lexical_dir, self.lexical_dir)
+            staged._reset()
+            self._reset(reopen=True)
+            self._lexical = None
+            self._open(create=False)
+            self._bump()
+        time.sleep(2 * max(0.0, float(self.stale_check_seconds)))
+        with self._lock:
+            names = self._names()
+            for _src, dst in pairs_aside:
+                if dst in names:
+                    try:
+                        self.client.delete_collection(dst)
+                    except Exception:  # pragma: no cover - left for the next rebuild to delete
+                        pass
+            staged._generation_file.unlink(missing_ok=True)
 
     def _batch(self) -> int:
         try:
@@ -689,6 +758,8 @@ class Index:
 
     @property
     def lexical_dir(self) -> Path:
+        if self._lexical_dir is not None:
+            return self._lexical_dir
         if not self.settings.chroma_url:
             return self.settings.index_dir / "lexical"
         key = hashlib.sha1(f"{self.settings.chroma_url}|{self.settings.collection}".encode()).hexdigest()[:16]

@@ -12,7 +12,7 @@ from pathlib import Path
 from .article import Article, LoadError
 from .files import article_id, iter_article_paths
 from .config import Settings
-from .index import Index
+from .index import Index, IndexCorrupt, IndexEmpty
 from .nlp import entities
 from .split import Chunk, TokenCounter, sentence_spans, split_article
 
@@ -90,58 +90,26 @@ class Ingestor:
         from .load import load_article
 
         t0 = time.perf_counter()
-        s = Summary()
+        s = Summary()  # replaced by the run's own
         files = [(p, r) for p, r in iter_article_paths(inputs) if not _inside(p, self.settings.index_dir)]  # never the index's own files
         with self.index.writer():
+            live = self.index
             if rebuild:
-                self.index.drop()
-            self.index.create()
-            manifest = self.index.manifest()
-            by_hash = {rec.get("content_hash"): aid for aid, rec in manifest.items()}
-            by_path = paths_to_ids(manifest)
-            seen: dict[str, str] = {}
-            pending: list[_Pending] = []
-            bar = _bar(progress)
-            max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
-            flush_at = flush_chunks(self.settings)
-            read = 0
-
-            def embedded(k: int) -> None:  # the bar counts chunks as they are embedded, not at the end
-                bar.update(k)
-                bar.set_postfix_str(_files(read, len(files), s))
-                if on_chunks:
-                    on_chunks(int(bar.n), int(bar.total or 0))
-
+                # Built beside the live index and swapped in when complete, so a running chat keeps
+                # answering from the old one; an unreadable or missing index is simply replaced.
+                try:
+                    if live.exists():
+                        self.index = live.staging()
+                except (IndexCorrupt, IndexEmpty):  # damaged past reading: nothing to keep answering from
+                    self.index = live
+                if self.index is live:
+                    live.drop()
             try:
-                for n, (path, root) in enumerate(files, 1):
-                    if on_file:
-                        on_file(n - 1, len(files), path.name)
-                    self._one(path, root, manifest, by_hash, by_path, seen, pending, s, max_bytes, load_article)
-                    read = n
-                    bar.total = s.chunks_written + sum(len(p.chunks) for p in pending)
-                    bar.set_postfix_str(_files(read, len(files), s))
-                    bar.refresh()
-                    if sum(len(p.chunks) for p in pending) >= flush_at:
-                        self._flush(pending, s, embedded)
-                self._flush(pending, s, embedded)
-                bar.set_postfix_str(_files(read, len(files), s) + f", {_rate(s, t0)}")
+                s = self._run(files, prune, progress, on_file, on_chunks, load_article, t0)
+                if self.index is not live:
+                    live.swap_in(self.index)
             finally:
-                bar.close()
-            # One file, one article: a record of a file read in this run under another id (an older
-            # index, or the same file reached through another folder) is a stale edition of it.
-            for aid in duplicates_of(manifest, _resolved(files), seen):
-                self.index.delete_article(aid)
-                s.removed.append(aid)
-            if prune:
-                present = {p.resolve().as_posix() for p, _ in files}
-                for aid, rec in manifest.items():
-                    path = rec.get("path", "")
-                    if aid not in seen and aid not in s.removed and (not path or not os.path.exists(path)) and path not in present:
-                        self.index.delete_article(aid)
-                        s.removed.append(aid)
-            # Always check: a run killed after its last record but before this refresh left the
-            # BM25 behind; refresh() applies the change log (what changed since its watermark).
-            self.index.lexical(refresh=True)
+                self.index = live
         if s.chunks_written:
             from .embed import ensure_query_encoder
 
@@ -149,6 +117,58 @@ class Ingestor:
         if on_file:
             on_file(len(files), len(files), "")
         s.seconds = time.perf_counter() - t0
+        return s
+
+    def _run(self, files, prune, progress, on_file, on_chunks, load_article, t0) -> Summary:
+        """One ingest of `files` into self.index (the caller holds the write lock)."""
+        s = Summary()
+        self.index.create()
+        manifest = self.index.manifest()
+        by_hash = {rec.get("content_hash"): aid for aid, rec in manifest.items()}
+        by_path = paths_to_ids(manifest)
+        seen: dict[str, str] = {}
+        pending: list[_Pending] = []
+        bar = _bar(progress)
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        flush_at = flush_chunks(self.settings)
+        read = 0
+
+        def embedded(k: int) -> None:  # the bar counts chunks as they are embedded, not at the end
+            bar.update(k)
+            bar.set_postfix_str(_files(read, len(files), s))
+            if on_chunks:
+                on_chunks(int(bar.n), int(bar.total or 0))
+
+        try:
+            for n, (path, root) in enumerate(files, 1):
+                if on_file:
+                    on_file(n - 1, len(files), path.name)
+                self._one(path, root, manifest, by_hash, by_path, seen, pending, s, max_bytes, load_article)
+                read = n
+                bar.total = s.chunks_written + sum(len(p.chunks) for p in pending)
+                bar.set_postfix_str(_files(read, len(files), s))
+                bar.refresh()
+                if sum(len(p.chunks) for p in pending) >= flush_at:
+                    self._flush(pending, s, embedded)
+            self._flush(pending, s, embedded)
+            bar.set_postfix_str(_files(read, len(files), s) + f", {_rate(s, t0)}")
+        finally:
+            bar.close()
+        # One file, one article: a record of a file read in this run under another id (an older
+        # index, or the same file reached through another folder) is a stale edition of it.
+        for aid in duplicates_of(manifest, _resolved(files), seen):
+            self.index.delete_article(aid)
+            s.removed.append(aid)
+        if prune:
+            present = {p.resolve().as_posix() for p, _ in files}
+            for aid, rec in manifest.items():
+                path = rec.get("path", "")
+                if aid not in seen and aid not in s.removed and (not path or not os.path.exists(path)) and path not in present:
+                    self.index.delete_article(aid)
+                    s.removed.append(aid)
+        # Always check: a run killed after its last record but before this refresh left the
+        # BM25 behind; refresh() applies the change log (what changed since its watermark).
+        self.index.lexical(refresh=True)
         return s
 
     def _one(self, path: Path, root, manifest, by_hash, by_path, seen, pending, s: Summary, max_bytes: int, load_article) -> None:
@@ -192,6 +212,9 @@ class Ingestor:
             return
         article.path = abspath
         article.id = aid
+        article.meta.pop("uploaded", None)  # set here only: a document cannot claim or shed it
+        if _inside(path, self.settings.uploads_folder):
+            article.meta["uploaded"] = time.strftime("%Y-%m-%d", time.localtime(st.st_mtime))
         h = article.content_hash
         if rec and rec.get("content_hash") == h:
             self.index.touch_article(aid, file_meta)

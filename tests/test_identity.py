@@ -65,6 +65,15 @@ def test_upload_then_cli_ingest_then_reupload_cites_only_the_new_edition(tmp_pat
     a = answer(Q, [], engine=Engine(settings))
     assert not a.abstained and "300 dollars" in a.text and "450" not in a.text, a.text
     assert {c.article_id for c in a.citations} == {"zelmarine.md"}
+    # an upload never passes for a corpus source: marked in the citation, the chat and the copy
+    from assay.app.chat.render import answer_markdown, render_answer, render_panel
+
+    assert all(c.uploaded and "via the chat" in c.origin for c in a.citations)
+    for html in (render_answer(a.to_dict()), render_panel(a.to_dict()["citations"][0])):
+        assert "uploaded" in html and "not from the corpus folder" in html
+    assert "not from the corpus folder" in answer_markdown(a.to_dict())
+    corpus_answer = answer("How much scandium does the Margravate of Ostrel ship?", [], engine=Engine(settings))
+    assert corpus_answer.citations and not any(c.uploaded for c in corpus_answer.citations)
 
 
 def _duplicate_under(index: Index, aid: str, other: str) -> None:

@@ -78,6 +78,7 @@ ol.assay-steps li{margin:.15em 0}
 .assay-table th,.assay-table td{text-align:left;padding:.35em .5em;border-bottom:1px solid var(--border-color-primary);vertical-align:top}
 .assay-num{text-align:right}
 .assay-table td:nth-child(2){white-space:nowrap}
+.assay-upload-tag{display:inline-block;font-size:.78em;font-weight:600;color:#92400e;background:#fef3c7;border-radius:4px;padding:0 .4em;margin-left:.3em}
 .assay-open{border:none;background:none;padding:0;text-align:left;font:inherit;font-weight:500;color:var(--color-accent);cursor:pointer}
 .assay-open:hover{text-decoration:underline}
 .assay-open-current{text-decoration:underline}

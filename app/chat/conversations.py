@@ -295,7 +295,7 @@ def conversation_markdown(conv: dict) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-_CITATION_FIELDS = ("n", "article_id", "title", "published", "publisher", "source_url", "chunk_id", "start", "end",
+_CITATION_FIELDS = ("n", "article_id", "title", "published", "publisher", "source_url", "uploaded", "chunk_id", "start", "end",
                     "quote", "passage_start", "passage_end", "spans")
 
 

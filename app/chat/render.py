@@ -15,7 +15,7 @@ import re
 from typing import Any
 from urllib.parse import quote, urlparse
 
-from ..schema import MARKER
+from ..schema import MARKER, upload_note
 
 OFFLINE = "Offline (extractive quotes)"
 _nonce = itertools.count(1)
@@ -67,6 +67,11 @@ def _meta_line(published: str, publisher: str) -> str:
     return " · ".join(bits)
 
 
+def _upload_tag(c: dict) -> str:
+    note = upload_note(c.get("uploaded") or "")
+    return f' <span class="assay-upload-tag">{esc(note)}</span>' if note else ""
+
+
 def _source_inner(c: dict, question: str = "") -> str:
     """What the Sources panel shows for citation `c` (of the answer to `question`)."""
     spans = c.get("spans") or [[c["start"], c["end"]]]
@@ -78,7 +83,8 @@ def _source_inner(c: dict, question: str = "") -> str:
         f'<div class="assay-src-n">Source [{int(c["n"])}]</div>'
         f'<h3 class="assay-src-title">{esc(c.get("title") or c.get("article_id"))}</h3>'
         f'<div class="assay-src-meta">{_meta_line(c.get("published", ""), c.get("publisher", ""))}</div>'
-        f'<div class="assay-src-linkrow">{link}</div>'
+        + _upload_tag(c)
+        + f'<div class="assay-src-linkrow">{link}</div>'
         f'<blockquote class="assay-passage">{passage}</blockquote>'
         f'<div class="assay-src-id">{esc(c.get("article_id", ""))} · characters {int(c.get("passage_start", 0))}–{int(c.get("passage_end", 0))}</div>'
         + asked
@@ -181,7 +187,7 @@ def render_answer(a: dict, upto: int | None = None) -> str:
     for c in cits:
         date = esc(c.get("published") or "undated")
         pub = f" · {esc(c['publisher'])}" if c.get("publisher") else ""
-        items.append(f'<li>{_cite_button(c["n"])}<span class="assay-li-title">{esc(c.get("title") or c.get("article_id"))}</span> <span class="assay-muted">— {date}{pub}</span></li>')
+        items.append(f'<li>{_cite_button(c["n"])}<span class="assay-li-title">{esc(c.get("title") or c.get("article_id"))}</span> <span class="assay-muted">— {date}{pub}</span>{_upload_tag(c)}</li>')
     flags = a.get("flags") or []
     warn = ""
     if flags and not streaming:
@@ -358,7 +364,8 @@ def answer_markdown(a: dict, heading_level: int = 0) -> str:
             title = md_text(c.get("title") or c.get("article_id"))
             url = _safe_url(c.get("source_url", ""))
             shown = f"[{title}](<{_md_url(url)}>)" if url else title
-            bits = [c.get("published") or "undated"] + ([c["publisher"]] if c.get("publisher") else [])
+            bits = [c.get("published") or "undated"] + ([c["publisher"]] if c.get("publisher") else []) + \
+                ([upload_note(c["uploaded"])] if c.get("uploaded") else [])
             lines.append(f"{int(c['n'])}. {shown} — {md_text(', '.join(bits))}")
     while lines and not lines[-1]:
         lines.pop()
