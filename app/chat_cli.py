@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 import click
+
+from .limits import is_loopback
 
 EXAMPLES_CHAT = """
 \b
@@ -15,15 +16,6 @@ Examples:
   assay chat --share                       also open a temporary public gradio.live link
   ASSAY_AUTH=me:secret assay chat --host 0.0.0.0   on the network, behind a login
 """
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost", ""):
-        return host == "localhost"
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_auth(value: str | None) -> tuple[str, str] | None:

@@ -9,6 +9,18 @@ MAX_TURN_CHARS = 2000  # each kept turn is cut to this
 MAX_K = 50  # passages one question may retrieve
 
 
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (then no login or rate limit is needed)."""
+    import ipaddress
+
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 class InputRefused(ValueError):
     """A request outside the caps; the message says what to change."""
 
@@ -39,3 +51,36 @@ def bound(question: str, history: list[str] | None) -> tuple[str, list[str], lis
         notes.append(f"history cut: earlier questions are read up to {MAX_TURN_CHARS:,} characters each")
         turns = [t[:MAX_TURN_CHARS] for t in turns]
     return question, turns, notes
+
+
+class RateLimiter:
+    """At most `per_minute` requests per client in any 60 s (a sliding window); the oldest clients
+    are forgotten beyond `max_clients`, so memory stays bounded under a flood of addresses."""
+
+    def __init__(self, per_minute: int, max_clients: int = 10_000):
+        import collections
+        import threading
+
+        self.per_minute, self.max_clients = int(per_minute), max_clients
+        self._seen: "collections.OrderedDict[str, collections.deque]" = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def wait(self, client: str, now: float | None = None) -> float:
+        """0 when `client` may go ahead (and counts it), else the seconds until it may."""
+        import collections
+        import time
+
+        if self.per_minute <= 0:
+            return 0.0
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            hits = self._seen.pop(client, None) or collections.deque()
+            while hits and now - hits[0] >= 60:
+                hits.popleft()
+            self._seen[client] = hits
+            while len(self._seen) > self.max_clients:
+                self._seen.popitem(last=False)
+            if len(hits) >= self.per_minute:
+                return max(0.1, 60 - (now - hits[0]))
+            hits.append(now)
+            return 0.0

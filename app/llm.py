@@ -99,7 +99,7 @@ def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400
     """A streaming LangChain chat model for `spec` (starts the in-process server for local:)."""
     settings = settings or Settings.from_env()
     if spec.provider == "ollama":
-        from langchain_ollama import ChatOllama
+        ChatOllama = _needs("langchain_ollama", "ChatOllama", spec)
 
         return ChatOllama(
             model=spec.model,
@@ -108,8 +108,8 @@ def chat_model(spec: LLMSpec, *, temperature: float = 0.0, max_tokens: int = 400
             num_predict=max_tokens,
             client_kwargs={"timeout": TIMEOUT},
         )
+    ChatOpenAI = _needs("langchain_openai", "ChatOpenAI", spec)
     import openai
-    from langchain_openai import ChatOpenAI
 
     # Our own in-process server needs no key; never send a real one to it.
     key = NO_KEY if spec.provider == "local" else (settings.llm_key or NO_KEY)
@@ -194,6 +194,15 @@ def _refused(exc: BaseException | None) -> bool:
             return True
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def _needs(module: str, name: str, spec: LLMSpec):
+    """`module.name`, or an LLMError saying what to install (the LLM writers are an extra)."""
+    try:
+        return getattr(__import__(module), name)
+    except ImportError:
+        raise LLMError(f"{spec.provider}: writers need {module.replace('_', '-')} — "
+                       "install the LLM extra: .venv/bin/pip install -e '.[llm]'") from None
 
 
 def _optional(name: str):

@@ -92,6 +92,8 @@ class Settings:
         "ASSAY_AUTH", "`user:password`: the chat and its API require this login.", secret=True))
     concurrency: int = field(default=2, metadata=_env(
         "ASSAY_CONCURRENCY", "Answers the chat computes at once (1-64)."))
+    rate_limit: int = field(default=30, metadata=_env(
+        "ASSAY_RATE_LIMIT", "Questions per minute one client may send to /ask when the chat listens beyond loopback without a login (0 = no limit)."))
     queue_size: int = field(default=64, metadata=_env(
         "ASSAY_QUEUE_SIZE", "Requests the chat queues before answering 'Queue is full' (HTTP 503)."))
 

