@@ -22,13 +22,15 @@ def verify(question: str, query: str, raw: str, passages: list[Passage], engine,
     embed = engine.embed
     numbered: dict[int, Citation] = {}
     sentences: list[Sentence] = []
-    for text, nums in cited_sentences(raw):
+    # Flags name a dropped sentence by its place in the draft, never by its words: they are shown
+    # to the reader, and unverified text (a false claim, an injected URL) must not reach the screen.
+    for i, (text, nums) in enumerate(cited_sentences(raw), 1):
         valid, support_n, best = sentence_support(text, nums, passages, embed, lex.idf)
         if len(valid) < len(nums):
-            flags.append(f"removed out-of-range citation(s) {sorted(set(nums) - set(valid))} in: {text[:60]}")
+            flags.append(f"removed out-of-range citation(s) {sorted(set(nums) - set(valid))} in sentence {i} of the writer's draft")
         supported = bool(support_n)
         if not supported:
-            flags.append(f"unsupported sentence dropped: {text[:80]}")
+            flags.append(f"unsupported sentence dropped (sentence {i} of the writer's draft)")
         sentences.append(Sentence(text=text, citations=support_n or valid, support=best, supported=supported))
     kept = [s for s in sentences if s.supported]
     if not kept:

@@ -45,3 +45,11 @@ def test_a_condensed_statement_is_never_searched_for(corpus_engine):
                                engine=corpus_engine))[-1]
     assert [r["kind"] for r in fake.requests] == ["condense", "answer"]
     assert "China" not in a.query and "Canada" in a.query and "partnering" in a.query, a.query  # the offline rewrite
+
+
+def test_smollm2_with_a_standalone_question_and_history_searches_the_question(corpus_engine, llama_server):
+    """The real small model through llama.cpp: a standalone question with history is searched as
+    asked (it once became "The US partnering with on rare earths is China.")."""
+    q = "Which countries is the US partnering with on rare earths?"
+    a = list(stream_answer(q, ["How much gallium does the refinery make?"], llm=llama_server.spec, engine=corpus_engine))[-1]
+    assert a.query == q

@@ -730,3 +730,31 @@ def test_ask_is_rate_limited_per_client_when_exposed_without_a_login(sec_app):
                 assert c.predict("Who kept the Quarnex ledger?", [], 6, api_name="/ask")["text"]
         finally:
             demo.close()
+
+
+def test_a_twelve_thousand_turn_ask_request_costs_under_a_second_of_cpu(sec_app):
+    """/ask with a 190 KB history (12,000 short turns, no login needed by default): cut to the
+    last turns, answered, in well under a second of CPU in the serving process."""
+    import resource
+
+    from gradio_client import Client
+
+    from assay.app.chat import launch
+
+    demo, url = launch(sec_app["settings"], port=_free_port(), engine=sec_app["engine"], corpus_dir=sec_app["corpus"], block=False, quiet=True)
+    try:
+        c = Client(url, verbose=False)
+        c.predict("Who kept the Quarnex ledger?", [], 6, api_name="/ask")  # warm
+        history = [f"What about turn {i}?" for i in range(12_000)]
+
+        def cpu() -> float:
+            r = resource.getrusage(resource.RUSAGE_SELF)
+            return r.ru_utime + r.ru_stime
+
+        t = cpu()
+        r = c.predict("Who kept the Quarnex ledger?", history, 6, api_name="/ask")
+        used = cpu() - t  # client and server share this process: an upper bound for the server
+        assert used < 1.0, used
+        assert "Ostrel" in r["text"] and any("history cut" in f for f in r["flags"]), r["flags"]
+    finally:
+        demo.close()

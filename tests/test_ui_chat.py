@@ -507,3 +507,42 @@ def test_phone_layout_pins_the_input_and_opens_sources_as_a_drawer(chromium_brow
         shot(page, "phone_conversations.png")
     finally:
         ctx.close()
+
+
+# ---------------------------------------------------------------- nothing unverified on screen (issue 15)
+
+WATCH = """() => { window.__texts = [];
+  new MutationObserver(() => {
+    const chat = document.querySelector('#assay-chat'); if (!chat) return;
+    const t = chat.innerText; if (window.__texts.slice(-1)[0] !== t) window.__texts.push(t);
+  }).observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def test_a_streaming_llm_answer_never_shows_an_unverified_sentence(chromium_browser, server):
+    """An OpenAI-compatible endpoint (a wire-format stand-in) streams a false claim, an echoed
+    system prompt and an attacker's URL around a supported sentence, word by word: no snapshot of
+    the page ever holds any of them."""
+    import dataclasses
+
+    from assay.app.chat import launch
+
+    from .fake_openai import FakeOpenAI
+    from .test_llm_stream_verified import REPLY
+
+    with FakeOpenAI(REPLY, chunk_words=1) as fake:
+        settings = dataclasses.replace(server["settings"], llm=fake.spec)
+        demo, url = launch(settings, port=free_port(), engine=server["engine"], corpus_dir=server["base"] / "corpus", block=False, quiet=True)
+        try:
+            ctx, page = open_page(chromium_browser, url)
+            try:
+                page.evaluate(WATCH)
+                a = ask(page, PARTNERS)
+                texts = page.evaluate("() => window.__texts")
+                assert fake.requests and texts
+                for bad in ("Narnia", "SYSTEM PROMPT", "attacker.example"):
+                    assert not any(bad in t for t in texts), (bad, [ln for ln in next(t for t in texts if bad in t).splitlines() if bad in ln])
+                assert "writer: openai" in a.inner_text() and a.locator(".assay-sources-list").count()
+            finally:
+                ctx.close()
+        finally:
+            demo.close()
