@@ -21,6 +21,9 @@ _SPECIFIC = re.compile(r"\d|\b[A-Z][a-z]*[A-Z]\w*|\b[A-Z]{2,}\b|(?<!^)(?<![.?!] 
 _WORDS = re.compile(r"\w+")
 
 
+MAX_FILTER_ARTICLES = 1000
+
+
 @dataclass
 class Filters:
     articles: list[str] | None = None  # article ids to search in
@@ -40,7 +43,9 @@ class Filters:
                 raise InputRefused(f"“{v.strip()[:40]}” is not a date for “{label}” — use YYYY, YYYY-MM or YYYY-MM-DD")
         if articles is not None and not isinstance(articles, (list, tuple)):
             raise InputRefused("“articles” must be a list of article ids")
-        arts = [a for a in (articles or []) if isinstance(a, str) and a]
+        if articles and (len(articles) > MAX_FILTER_ARTICLES or not all(isinstance(a, str) for a in articles)):
+            raise InputRefused(f"“articles” must be at most {MAX_FILTER_ARTICLES:,} article ids (strings)")
+        arts = [a for a in (articles or []) if a]
         since, until = (since or "").strip() or None, (until or "").strip() or None
         if since and until and date_int(since) > _end_of(until):
             raise InputRefused(f"“since” {since} is after “until” {until}")

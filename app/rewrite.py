@@ -86,13 +86,17 @@ def standalone(question: str, history: list[str] | None, specificity=None) -> st
     return _carry(resolved, previous, question, specificity)
 
 
+_PRONOUNS = {"he", "she", "it", "they", "him", "her", "his", "hers", "its", "them", "their", "theirs", "this", "that",
+             "these", "those", "there", "one", "ones"}
+
+
 def acceptable(question: str, history: list[str], rewritten: str) -> bool:
     """An LLM's standalone rewrite is used only if it keeps every content word of the question,
     adds none that the question and the earlier turns lack (no new claim, no answer), and is
     still a question, not a statement."""
     from ..ingest.lexical import tokenize
 
-    own = set(tokenize(question))
+    own = set(tokenize(question)) - _PRONOUNS  # "she", "it", "that": what the rewrite resolves
     known = own | {t for turn in history for t in tokenize(turn)}
     got = set(tokenize(rewritten))
     asks = rewritten.rstrip().endswith("?") or bool(re.match(r"(?i)\s*(what|which|who|whom|whose|when|where|why|how|is|are|was|were|do|does|did|can|could|will|would|should|has|have|had)\b", rewritten))

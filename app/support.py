@@ -20,12 +20,24 @@ SUPPORT_THRESHOLD = 0.55
 _NUMBER = re.compile(r"\d[\d,.]*")
 
 
-_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
+_NAME = re.compile(r"\b[A-Z][a-z]{2,}\b")
+_OPENS = ".!?:;\"“‘'(-–—•*"  # a capitalised word right after these starts a sentence, clause or quote
+
+
+def _stem(word: str) -> str:
+    return re.sub(r"(?:'s|’s|s)$", "", word.lower())
 
 
 def _names(text: str) -> set[str]:
-    """Capitalised words inside a sentence (not its first word): the names it asserts."""
-    return {w.lower() for w in _NAME.findall(text.strip())}
+    """Capitalised words inside a sentence (not the first word of it, of a clause or of a quote):
+    the names it asserts, stemmed ("Americans" ~ "American")."""
+    text = re.sub(r"^[\W_]+", "", text.strip())
+    out = set()
+    for m in _NAME.finditer(text):
+        before = text[: m.start()].rstrip()
+        if before and before[-1] not in _OPENS:
+            out.add(_stem(m.group()))
+    return out
 
 
 def _numbers(text: str) -> set[str]:
@@ -44,8 +56,9 @@ def term_support(sentence: str, passage: str, idf=None) -> float:
     return found / total
 
 
-def support_score(sentence: str, passage: str, embed=None, idf=None) -> float:
-    """0..1; numbers in the sentence that the passage lacks cap the score below the threshold."""
+def support_score(sentence: str, passage: str, embed=None, idf=None, context: str = "") -> float:
+    """0..1; numbers or names in the sentence that the passage (or its `context`: title and
+    heading) lacks cap the score below the threshold."""
     lexical = term_support(sentence, passage, idf)
     score = lexical
     if embed is not None:
@@ -55,7 +68,7 @@ def support_score(sentence: str, passage: str, embed=None, idf=None) -> float:
         cos = float(np.max(vecs[1:] @ vecs[0]))
         score = 0.6 * lexical + 0.4 * max(cos, 0.0)
     missing_numbers = _numbers(sentence) - _numbers(passage)
-    missing_names = _names(sentence) - set(tokenize(passage)) - {w.lower() for w in re.findall(r"[A-Za-z]+", passage)}
+    missing_names = _names(sentence) - {_stem(w) for w in re.findall(r"[A-Za-z]+", f"{context} {passage}")}
     if missing_numbers or missing_names:  # an invented number or name is never "supported"
         score = min(score, SUPPORT_THRESHOLD - 0.05)
     return round(score, 4)

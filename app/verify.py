@@ -77,7 +77,8 @@ def sentence_support(text: str, nums: list[int], passages: list[Passage], embed,
     valid = [n for n in nums if 1 <= n <= len(passages)]
     best, support_n = 0.0, []
     for n in valid:
-        s = support_score(text, passages[n - 1].text, embed=embed, idf=idf)
+        p = passages[n - 1]
+        s = support_score(text, p.text, embed=embed, idf=idf, context=f"{p.title} {p.heading}")
         best = max(best, s)
         if s >= SUPPORT_THRESHOLD:
             support_n.append(n)

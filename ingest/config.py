@@ -164,8 +164,10 @@ _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>()\[\]{}]+")
 def scrub_url(url: str) -> str:
     """`url` safe to show: no user:password, query string or fragment (keys travel in all three)."""
     try:
-        parts = urlsplit(url)
-        return parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
+        bare = "://" not in url  # "user:pw@host:8000", as --chroma-url accepts it
+        parts = urlsplit(f"http://{url}" if bare else url)
+        out = parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment="").geturl()
+        return out.removeprefix("http://") if bare else out
     except ValueError:
         return "<a URL>"
 

@@ -65,7 +65,7 @@ CHANGE_GRACE_US = 300_000_000  # a reader re-reads changes this far (µs) behind
 SPARSE_KEY = "assay_bm25"  # the chunk collection's sparse (BM25) index on servers that have one
 REBUILD_SUFFIX = "__rebuild"  # collections (and BM25 folder) a --rebuild fills before it swaps them in
 REPLACED_SUFFIX = "__replaced"  # the previous collections, deleted once readers have re-opened
-DISK_FULL_BYTES = 64 * 1024 * 1024  # less free than this when Chroma fails: the disk is the cause
+DISK_FULL_BYTES = 8 * 1024 * 1024  # less free than this when Chroma fails: the disk is the cause
 TOMBSTONE = "assay:deleted:"  # id prefix of a deleted article's change-log record
 
 
@@ -289,7 +289,7 @@ class Index:
         except OSError:
             return None
         said = getattr(e, "errno", None) == errno.ENOSPC or any(w in str(e).lower() for w in ("no space", "disk is full", "database or disk is full"))
-        if not said and free >= DISK_FULL_BYTES:
+        if not said and free >= DISK_FULL_BYTES:  # low free space alone is no proof: only when (almost) none is left
             return None
         return IndexDiskFull(f"disk full at {folder} ({free / 1048576:.0f} MB free): free some space and run the same command "
                              "again — what was indexed before is kept, and the ingest picks up where it stopped")
@@ -594,28 +594,38 @@ class Index:
         pairs_aside = [(main, old), (f"{main}__articles", f"{old}__articles")]
         pairs_in = [(staged.settings.collection, main), (f"{staged.settings.collection}__articles", f"{main}__articles")]
         with self._lock:
+            done: list[tuple[str, str]] = []
             try:
                 names = self._names()
                 for _src, dst in pairs_aside:
                     if dst in names:
                         self.client.delete_collection(dst)
-                for src, dst in pairs_aside:
-                    if src in names:
-                        self.client.get_collection(src, embedding_function=None).modify(name=dst)
-                for src, dst in pairs_in:
+                for src, dst in [*(p for p in pairs_aside if p[0] in names), *pairs_in]:
                     self.client.get_collection(src, embedding_function=None).modify(name=dst)
-            except IndexError_:
-                raise
-            except Exception as e:
+                    done.append((src, dst))
+            except BaseException as e:  # undo the renames made so far: the live index stays as it was
+                for src, dst in reversed(done):
+                    try:
+                        self.client.get_collection(dst, embedding_function=None).modify(name=src)
+                    except Exception:  # pragma: no cover - reported below; `index check` shows the state
+                        pass
+                self._reset(reopen=True)
+                if isinstance(e, (IndexError_, KeyboardInterrupt, SystemExit)):
+                    raise
                 raise self._translate(e) from e
-            shutil.rmtree(self.lexical_dir, ignore_errors=True)
-            if staged.lexical_dir.exists():
-                os.replace(staged.lexical_dir, self.lexical_dir)
+            try:
+                shutil.rmtree(self.lexical_dir, ignore_errors=True)
+                if staged.lexical_dir.exists():
+                    os.replace(staged.lexical_dir, self.lexical_dir)
+            except OSError:  # a reader saved meanwhile: the next use rebuilds it (its count disagrees)
+                shutil.rmtree(staged.lexical_dir, ignore_errors=True)
             staged._reset()
             self._reset(reopen=True)
             self._lexical = None
-            self._open(create=False)
-            self._bump()
+            try:
+                self._open(create=False)
+            finally:
+                self._bump()
         time.sleep(2 * max(0.0, float(self.stale_check_seconds)))
         with self._lock:
             names = self._names()
@@ -700,6 +710,15 @@ class Index:
         self._lexical_behind = True
         self._bump()
         return len(ids)
+
+    def mark_for_reread(self, article_id: str) -> None:
+        """The next ingest reads, splits and embeds this article's file again (it is not unchanged)."""
+        got = self.articles.get(ids=[article_id], include=["metadatas"])
+        if got["ids"]:
+            meta = dict(got["metadatas"][0])
+            meta.update(content_hash="", mtime_ns=-1)
+            self.articles.update(ids=[article_id], metadatas=[meta])
+            self._bump()
 
     def delete_chunks(self, ids: list[str]) -> None:
         """Remove chunks that no article record owns (`assay index check --fix`)."""

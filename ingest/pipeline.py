@@ -12,7 +12,7 @@ from pathlib import Path
 from .article import Article, LoadError
 from .files import article_id, iter_article_paths
 from .config import Settings
-from .index import Index, IndexCorrupt, IndexEmpty
+from .index import Index, IndexCorrupt, IndexEmpty, IndexMismatch
 from .nlp import entities
 from .split import Chunk, TokenCounter, sentence_spans, split_article
 
@@ -94,20 +94,36 @@ class Ingestor:
         files = [(p, r) for p, r in iter_article_paths(inputs) if not _inside(p, self.settings.index_dir)]  # never the index's own files
         with self.index.writer():
             live = self.index
+            ids: dict[str, str] = {}
             if rebuild:
                 # Built beside the live index and swapped in when complete, so a running chat keeps
                 # answering from the old one; an unreadable or missing index is simply replaced.
+                # Files keep their ids, and the chat's uploads (beside the index) are rebuilt too.
                 try:
                     if live.exists():
+                        ids = paths_to_ids(live.manifest())
                         self.index = live.staging()
+                except IndexMismatch:  # other model or chunking: the staging index has the new settings
+                    self.index = live.staging()
                 except (IndexCorrupt, IndexEmpty):  # damaged past reading: nothing to keep answering from
                     self.index = live
                 if self.index is live:
                     live.drop()
+                uploads = Path(self.settings.uploads_folder)
+                if uploads.is_dir() and not any(_inside(uploads, Path(i)) for i in inputs):
+                    known = {str(p.resolve()) for p, _ in files}
+                    files += [(p, r) for p, r in iter_article_paths([uploads]) if str(p.resolve()) not in known]
             try:
-                s = self._run(files, prune, progress, on_file, on_chunks, load_article, t0)
+                s = self._run(files, prune, progress, on_file, on_chunks, load_article, t0, ids)
                 if self.index is not live:
                     live.swap_in(self.index)
+            except BaseException:
+                if self.index is not live:  # a failed rebuild leaves the live index as it was, and no staging copy
+                    try:
+                        self.index.drop(remove_unreadable=False)
+                    except Exception:
+                        pass
+                raise
             finally:
                 self.index = live
         if s.chunks_written:
@@ -119,13 +135,14 @@ class Ingestor:
         s.seconds = time.perf_counter() - t0
         return s
 
-    def _run(self, files, prune, progress, on_file, on_chunks, load_article, t0) -> Summary:
-        """One ingest of `files` into self.index (the caller holds the write lock)."""
+    def _run(self, files, prune, progress, on_file, on_chunks, load_article, t0, ids: dict[str, str] | None = None) -> Summary:
+        """One ingest of `files` into self.index (the caller holds the write lock); `ids`: the
+        file path -> article id map to keep (a rebuild's, from the index it replaces)."""
         s = Summary()
         self.index.create()
         manifest = self.index.manifest()
         by_hash = {rec.get("content_hash"): aid for aid, rec in manifest.items()}
-        by_path = paths_to_ids(manifest)
+        by_path = {**(ids or {}), **paths_to_ids(manifest)}
         seen: dict[str, str] = {}
         pending: list[_Pending] = []
         bar = _bar(progress)
@@ -221,7 +238,7 @@ class Ingestor:
             s.unchanged.append(aid)
             return
         twin = by_hash.get(h)
-        if twin and twin != aid:
+        if twin and twin != aid and manifest.get(twin, {}).get("path") != abspath:  # a second record of this file is no twin: replaced
             s.skipped.append((shown, f"same content as {twin} — not indexed twice"))
             return
         try:
@@ -406,6 +423,11 @@ def check_index(index: Index, fix: bool = False) -> Health:
         if not fix:
             return h
         for path, ids in h.duplicates.items():
+            kept = paths_to_ids(manifest)[path]
+            newest = max(ids, key=lambda a: int(manifest[a].get("assay_seq") or 0))
+            if manifest[newest].get("content_hash") != manifest[kept].get("content_hash"):
+                index.mark_for_reread(kept)  # it may hold the older edition: the next ingest reads the file again
+                h.fixed.append(f"{kept} will be read again from {path} by the next ingest (its newer edition was {newest})")
             for aid in ids:
                 index.delete_article(aid)
                 h.fixed.append(f"deleted {aid} (a second record of {path})")

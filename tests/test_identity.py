@@ -117,3 +117,25 @@ def test_index_check_finds_and_fixes_duplicates_orphans_and_a_stale_lexical_inde
     run = Ingestor(settings).run([folder], progress=False)
     assert "2026/zelmarine.md" in run.removed and "zelmarine.md" in _live(Index(settings))
     assert "2026/zelmarine.md" not in _live(Index(settings))
+
+
+def test_rebuild_keeps_ids_and_uploads_and_mends_a_settings_mismatch(tmp_path):
+    import dataclasses
+
+    settings = Settings(index_dir=tmp_path / ".assay" / "index")
+    child = tmp_path / "parent" / "2026"
+    _write(child, "zelmarine.md", 450)
+    up = settings.uploads_folder
+    up.mkdir(parents=True)
+    (up / "other.md").write_text(OTHER, encoding="utf-8")
+    ing = Ingestor(settings)
+    ing.run([child], progress=False)
+    ing.run([up / "other.md"], progress=False)  # the chat's upload
+    before = sorted(_live(ing.index))
+    assert before == ["other.md", "zelmarine.md"]
+    ing.run([tmp_path / "parent"], rebuild=True, progress=False)  # the parent now, and no upload folder named
+    assert sorted(_live(Index(settings))) == before  # same ids; the upload is rebuilt too
+    other = dataclasses.replace(settings, chunk_tokens=settings.chunk_tokens - 40)  # the index no longer matches
+    run = Ingestor(other).run([tmp_path / "parent"], rebuild=True, progress=False)
+    assert not run.failed and len(_live(Index(other))) == 2  # rebuilt under the new settings (ids as reached now)
+    assert check_index(Index(other)).ok

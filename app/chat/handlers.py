@@ -202,7 +202,8 @@ class ChatHandlers:
         """("delta", text so far) while an LLM writes, then ("answer", Answer) or ("error", message)."""
         text = ""
         try:
-            for event in stream_answer(question, history, k=int(k or DEFAULT_K), llm=llm, engine=engine or self.engine, filters=filters):
+            k = DEFAULT_K if k is None or k == "" else k  # anything else is checked by the answer path (1-50)
+            for event in stream_answer(question, history, k=k, llm=llm, engine=engine or self.engine, filters=filters):
                 if isinstance(event, Answer):
                     yield "answer", event
                     return

@@ -104,7 +104,5 @@ def prepare_reindex(index, aid: str) -> tuple[list[str] | None, str]:
         if rec.get("deleted"):
             index.articles.delete(ids=[aid])  # the tombstone goes; the file is indexed as new
         else:
-            meta = dict(rec)
-            meta.update(content_hash="", mtime_ns=-1)  # unchanged no more: read, split and embedded again
-            index.articles.update(ids=[aid], metadatas=[meta])
+            index.mark_for_reread(aid)  # unchanged no more: read, split and embedded again
         return _inputs_for(aid, path), ""
