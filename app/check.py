@@ -9,6 +9,7 @@ and meets the question's constraints, in itself or in its heading, title or date
   or a word that means the same);
 - person, organization, place: an entity of that kind that the question does not already name
   (for a *company*, not a government body);
+- use: a statement of an application ("used in", "end use", "essential for manufacturing").
 - reason: a causal or purpose statement ("because", "due to", "in order to", "aims to", "to
   support …") about the asked event;
 - list: two or more items (list lines, or an enumeration in the sentence);
@@ -247,6 +248,9 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
     if kind == "reason":
         m = _CAUSAL.search(sentence)
         return (1.0, m.group(0)) if m else (0.0, "")
+    if kind == "use":
+        m = _USE.search(sentence)
+        return (1.0, m.group(0)) if m else (0.5, "")
     if kind == "list":
         if a.element in ("person", "organization", "place"):  # items of the asked kind
             want = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE}[a.element]
@@ -260,6 +264,13 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
     if kind == "description" and _DEFINES.search(sentence):
         return 1.0, ""  # "The term “X” means …", "X is a …": the definition leads
     return (0.85, "") if kind == "description" else (1.0, "")  # yes/no: the constraints and the relevance decide
+
+
+# What a use sentence says: "used in/for", "end use", "applications", "essential for …", "to make …".
+_USE = re.compile(r"\b(?:(?:are|is|was|were|be|being) used\b|used (?:in|for|to|by)\b|end[- ]uses?\b|uses? (?:in|include)\b|applications? (?:include|such as)\b|"
+                  r"(?:essential|needed|necessary|required|critical|vital|key|important|indispensable) (?:for|to|in)\b|"
+                  r"(?:for|in) (?:manufactur\w*|making|producing|the production of)\b|to (?:make|produce|manufacture|power|build)\b|"
+                  r"components? (?:of|in|for)\b)", re.I)
 
 
 _LIGHT_VERBS = frozenset("be have do make want get take give say need use let put go come see consider regard view call deem "

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from ..ingest.lexical import entity_key, tokenize
 
-ATYPES = ("money", "quantity", "percent", "date", "person", "organization", "place", "reason", "list", "yesno", "description")
+ATYPES = ("money", "quantity", "percent", "date", "person", "organization", "place", "reason", "use", "list", "yesno", "description")
 
 # Head nouns that say which type an answer is ("the average *price*", "which *company*").
 _FOCUS_TYPE = {
@@ -53,6 +53,7 @@ _TIME_UNITS = frozenset("day week month year hour decade".split())
 _YESNO_START = frozenset("is are was were do does did can could will would has have had should may must shall".split())
 _DESCRIBE = re.compile(r"^\s*(?:tell me(?: more)? about|explain|describe|give me an overview of|what do you know about|summari[sz]e)\b", re.I)
 _WHY = re.compile(r"\b(?:why|how come|for what (?:purpose|reason)|what (?:is|was|are|were) the (?:purpose|reason|goal|aim)s?\b|what (?:reasons?|purposes?)\b)", re.I)
+_USE_Q = re.compile(r"\b(?:what|which|how)\b.*\b(?:used|use)\b(?:\s+(?:for|in)\b.*|\s*\??\s*$)|\b(?:what|which)\b.*\b(?:uses|applications|end uses?)\b", re.I)
 _FOR_AT_END = re.compile(r"\bwhat\b.*\bfor\s*\??\s*$", re.I)
 _YEAR = re.compile(r"(?<![\d$.,])(?:fy\s?)?((?:19|20)\d{2})(?:\s*[-–]\s*(\d{2,4}))?(?![\d%])", re.I)
 # Names that scope nothing in this corpus (every article is about the US and its government).
@@ -152,6 +153,9 @@ def _answer_type(doc, a: Analysis) -> None:
     a.predicate = verbs[0].lemma_.lower() if verbs else ""
     if _DESCRIBE.match(text):
         a.atype, a.wh = "description", _DESCRIBE.match(text).group(0)
+        return
+    if _USE_Q.search(text) and not re.search(r"\bhow (?:much|many)\b", text, re.I):  # "what is X used for?", "how are X used?", "what are the uses of X?": an application, not a cause
+        a.atype, a.wh = "use", _USE_Q.search(text).group(0)
         return
     if _WHY.search(text) or (_FOR_AT_END.search(text) and "how" not in low):
         a.atype, a.wh = "reason", (_WHY.search(text).group(0) if _WHY.search(text) else "what … for")
@@ -511,7 +515,7 @@ def _corrections(text: str, lex) -> dict[str, str]:
 
 _NOTHING = {"money": "no amount is given", "percent": "no share or rate is given", "date": "no date is given",
             "person": "no person is named", "organization": "no organization is named", "place": "no place is named",
-            "reason": "no reason is given", "list": "no such list is given", "quantity": "no number is given"}
+            "reason": "no reason is given", "use": "no use is given", "list": "no such list is given", "quantity": "no number is given"}
 CAPITAL_SHARE = 0.8  # a word the corpus capitalises this often mid-sentence is (part of) a name
 _QUESTION_START = frozenset("what which who when where why how is are was were do does did can could will would tell explain describe name list".split())
 _AUX = frozenset("will would did does do is are was were has have had can could should may might must shall".split())

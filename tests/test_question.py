@@ -23,6 +23,10 @@ from assay.app.question import analyze
     ("Which state hosts the new magnet plant?", "place", "state"),
     ("Why did the partners create a stockpile?", "reason", ""),
     ("What is the stockpile for?", "reason", ""),
+    ("What is scandium used for?", "use", ""),
+    ("How are the recovered magnets used?", "use", ""),
+    ("What are the main applications of gallium?", "use", ""),
+    ("How much cobalt is used?", "quantity", "cobalt"),
     ("Which countries joined the partnership?", "list", "country"),
     ("Name the companies that received awards.", "list", "company"),
     ("Is the agreement legally binding?", "yesno", ""),
@@ -90,3 +94,12 @@ def test_the_missing_part_is_said_as_a_clause():
     assert analyze("When did the partners sign the compact?").asked() == "when the partners signed the compact"
     note = analyze("Where will the ministerial be held?").missing_note()
     assert note == "They don't say where the ministerial will be held (no place is named)."
+
+
+def test_a_use_question_is_answered_by_a_use_not_by_a_purpose_clause(corpus_engine):
+    """"What are X used for?" wants an application ("end use", "used in"), not any "to …" clause."""
+    from assay.app.answer import answer
+
+    a = answer("What are rare earth elements used for?", [], engine=corpus_engine)
+    assert not a.abstained and a.sentences[0].kind == "answer"
+    assert any(w in a.sentences[0].text.lower() for w in ("end use", "used in", "used for", "essential for", "manufactur")), a.text
