@@ -67,7 +67,7 @@ def stream_answer(
         question, history, cuts = limits.bound(question, history)
         k = limits.check_k(k)
     except limits.InputRefused as e:  # the same caps and words in the CLI, /ask and the chat
-        q = (question or "").strip()
+        q = question.strip() if isinstance(question, str) else ""
         yield Answer(question=q[:200], query="", text=f"Not answered: {e}.", abstained=True, status="abstained", reason=str(e), flags=["refused"])
         return
     if not question:

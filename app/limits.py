@@ -38,6 +38,8 @@ def check_k(k) -> int:
 def bound(question: str, history: list[str] | None) -> tuple[str, list[str], list[str]]:
     """(question, history, notes): the history cut to the caps, with a note for each cut.
     Raises InputRefused for a question over MAX_QUESTION_CHARS."""
+    if question is not None and not isinstance(question, str):
+        raise InputRefused(f"the question must be text, not {type(question).__name__}")
     question = (question or "").strip()
     if len(question) > MAX_QUESTION_CHARS:
         raise InputRefused(f"the question is {len(question):,} characters long; Assay reads questions of up to "

@@ -53,6 +53,8 @@ def test_bound_keeps_short_histories_as_they_are():
     assert bound(" q ", ["a", "b"]) == ("q", ["a", "b"], [])
     with pytest.raises(InputRefused):
         bound("x" * (MAX_QUESTION_CHARS + 1), [])
+    with pytest.raises(InputRefused, match="must be text"):
+        bound({"$gt": 0}, [])
 
 
 @pytest.mark.parametrize("since,until", [("2025-13-45", ""), ("2025-02-30", ""), ("", "abcd"), ("abcd", ""), ("2025-06", "2024")])
