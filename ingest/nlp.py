@@ -16,6 +16,10 @@ NLP_VERSION = "1"  # bump when what is stored per chunk changes: old indexes the
 NER_ONLY = ("tagger", "parser", "attribute_ruler", "lemmatizer")  # entities need only tok2vec + ner
 
 _lock = threading.Lock()
+# One pipeline is shared by the threads of a process (the chat answers several questions at once,
+# and ingests uploads): `entities()` switches its parser and tagger off for a batch, which a
+# question parsed at that moment by another thread would miss. Every use holds this lock.
+_use = threading.RLock()
 
 
 class NLPMissing(RuntimeError):
@@ -55,7 +59,9 @@ def pipeline():
 def parse(text: str):
     """The full analysis (tags, parse, lemmas, entities) of a short text — a question, a sentence
     being checked — cached: the same question is parsed by several steps of one answer."""
-    return pipeline()(text)
+    nlp = pipeline()
+    with _use:
+        return nlp(text)
 
 
 @lru_cache(maxsize=1)
@@ -91,7 +97,7 @@ def entities(texts: list[str], batch_size: int = 64) -> list[list[Span]]:
     """Named-entity spans of each text (NER only: the parser and tagger are skipped)."""
     nlp = pipeline()
     out: list[list[Span]] = []
-    with nlp.select_pipes(disable=[p for p in NER_ONLY if p in nlp.pipe_names]):
+    with _use, nlp.select_pipes(disable=[p for p in NER_ONLY if p in nlp.pipe_names]):
         for doc in nlp.pipe(texts, batch_size=batch_size):
             out.append([(e.start_char, e.end_char, e.label_) for e in doc.ents])
     return out
