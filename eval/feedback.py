@@ -24,6 +24,20 @@ TODO = ("fill in `facts` (each fact a list of acceptable phrasings) and `sources
         "then delete `draft` and `todo`")
 
 
+def json_lines(path: Path):
+    """(line number, parsed value, "") for each non-blank line of a JSONL file, or
+    (line number, None, the parse error) for a line that is not JSON."""
+    for n, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            yield n, json.loads(raw), ""
+        except json.JSONDecodeError as e:
+            yield n, None, e.msg
+        except RecursionError:
+            yield n, None, "nested too deeply"
+
+
 def read_feedback(path: str | Path) -> tuple[list[dict], list[str]]:
     """The feedback file's answers, one merged record per answer id; and one line per bad line."""
     path = Path(path)
@@ -31,13 +45,9 @@ def read_feedback(path: str | Path) -> tuple[list[dict], list[str]]:
         raise FileNotFoundError(f"feedback file not found: {path} (the chat writes it when someone rates an answer)")
     merged: dict[str, dict] = {}
     problems: list[str] = []
-    for n, raw in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            rec = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError) as e:
-            problems.append(f"{path.name} line {n}: invalid JSON ({getattr(e, 'msg', 'nested too deeply')})")
+    for n, rec, error in json_lines(path):
+        if error:
+            problems.append(f"{path.name} line {n}: invalid JSON ({error})")
             continue
         if not isinstance(rec, dict) or not isinstance(rec.get("question"), str) or not rec.get("id"):
             problems.append(f"{path.name} line {n}: not a feedback record (needs id and question)")
@@ -82,11 +92,7 @@ def existing_keys(path: Path) -> set[str]:
     keys: set[str] = set()
     if not path.is_file():
         return keys
-    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            rec = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
-            continue
+    for _n, rec, _error in json_lines(path):
         if isinstance(rec, dict) and isinstance(rec.get("question"), str):
             keys.add(str(rec.get("id")))
             keys.add(draft_id(rec))
@@ -128,11 +134,7 @@ def drafts_in(path: str | Path) -> list[str]:
     p = Path(path)
     if not p.is_file() or p.suffix.lower() != ".jsonl":
         return out
-    for raw in p.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            rec = json.loads(raw)
-        except (json.JSONDecodeError, RecursionError):
-            continue
+    for _n, rec, _error in json_lines(p):
         if isinstance(rec, dict) and rec.get("draft"):
             out.append(str(rec.get("id")))
     return out
