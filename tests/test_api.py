@@ -107,6 +107,17 @@ def test_ten_concurrent_clients(api_url):
     elapsed = time.perf_counter() - t0
     assert not errors, errors
     assert len(results) == 30
+    wrong = []
     for q, r in results:
-        check_answer(r, q)
+        try:
+            check_answer(r, q)
+        except AssertionError as e:
+            wrong.append((q, r, e))
+    if wrong:  # say whether the same question asked alone is answered: a race, or an answer on the edge
+        alone = client(api_url).predict(wrong[0][0], [], 6, api_name="/ask")
+        lines = [f"{len(wrong)} of 30 answers wrong; asked alone: {alone['text']!r}"]
+        for q, r, e in wrong:
+            titles = [(p.get("title", "")[:40], p.get("dense_rank"), p.get("lexical_rank")) for p in r.get("passages", [])]
+            lines.append(f"{q!r} -> {r.get('text')!r} ({r.get('status')}, {r.get('reason')}); passages {titles}; {e}")
+        pytest.fail("\n".join(lines))
     print(f"30 answers from 10 concurrent clients in {elapsed:.1f} s")
