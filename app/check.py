@@ -46,7 +46,9 @@ _CAUSAL = re.compile(
 _GOVERNMENT = re.compile(r"^(?:the\s+)?(?:u\.?s\.?|united states|federal|national|department|office|agency|administration|bureau|"
                          r"commission|council|ministry|government|senate|house|congress|secretary|state of|export|"
                          r"international development|development finance|european|g7|white house)\b", re.I)
-_ENUM = re.compile(r"(?:[^,;:]{1,60},\s*){2,}(?:and|or)\s+\w", re.I)  # "cobalt, graphite, lithium, and nickel": three or more
+# Three or more items: "cobalt, graphite, lithium, and nickel"; "semiconductor manufacturing and
+# advanced packaging; large capacity batteries; … and pharmaceuticals"; long named items too.
+_ENUM = re.compile(r"(?:[^,;:]{1,120},\s*){2,}(?:and|or)\s+\w|(?:[^;:]{1,200};\s*){2,}(?:and|or)\s+\w", re.I)
 _RANGE = re.compile(r"\b((?:19|20)\d{2})\s*[-–]\s*(\d{2}|(?:19|20)\d{2})\b")
 _DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:means|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:means|refers to)\b)", re.I)
 _PLACE = frozenset({"GPE", "LOC", "FAC"})
@@ -75,8 +77,10 @@ def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title
           similar=None, block: str = "") -> Evidence:
     """How well `sentence` (with its entity spans, relative to the sentence) answers `a`.
 
-    Names may also be met in the sentence's paragraph (`block`: "The Department … announced …
-    It will fund …"), years only in the sentence, its heading, title or date."""
+    Names may also be met in the sentence's passage (`block`: "MP Materials … At the time, Mountain
+    Pass had only eight employees", "the Department … announced … It will fund …"): a passage is
+    one section of one article, and its sentences refer back. Years are met only in the sentence,
+    its heading, title or date."""
     ev = Evidence()
     terms = terms if terms is not None else frozenset(tokenize(sentence))
     context = frozenset(tokenize(" ".join((title, heading, publisher, _date_words(published))))) | terms

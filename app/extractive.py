@@ -54,7 +54,6 @@ class Candidate:
     score: float = 0.0  # relevance
     ev: Evidence | None = None
     in_list: bool = False
-    block: str = ""  # the paragraph or list item it stands in (with a list's lead-in line)
     sentence: int = -1  # its index in sentence_spans(passage.text): the ingest-time vector's row
 
     @property
@@ -90,7 +89,7 @@ def candidates(passages: list[Passage]) -> list[Candidate]:
             seen.add(key)
             ents = [(s - a, e - a, label) for s, e, label in p.ents if a <= s and e <= b]
             in_list = any(x <= start < y for x, y in groups)
-            out.append(Candidate(p, rank, start, end, text, ents, frozenset(tokenize(text)), in_list=in_list, block=_block(p, a, b, in_list),
+            out.append(Candidate(p, rank, start, end, text, ents, frozenset(tokenize(text)), in_list=in_list,
                                  sentence=j))
     return out
 
@@ -115,20 +114,6 @@ class Scored:
     cands: list[Candidate]
     early: Draft | None = None
     idf: object = None
-
-
-def _block(p: Passage, a: int, b: int, in_list: bool) -> str:
-    """The line of the passage holding text[a:b] (a paragraph or an item), and for an item the
-    line that leads into its list."""
-    start = p.text.rfind("\n", 0, a) + 1
-    end = p.text.find("\n", b)
-    line = p.text[start : end if end >= 0 else len(p.text)]
-    if in_list:
-        before = p.text[:start].rstrip("\n")
-        head = before[before.rfind("\n\n") + 2 :] if "\n\n" in before else before
-        lead = head.split("\n")[0] if head else ""
-        return lead + "\n" + line if lead and lead != line else line
-    return line
 
 
 def write(a: Analysis, query: str, passages: list[Passage], engine, t: Thresholds = THRESHOLDS) -> Draft:
@@ -160,7 +145,11 @@ def decide(a: Analysis, scored: Scored, t: Thresholds = THRESHOLDS) -> Draft:
     if top_dense < t.topical:
         return Draft("abstained", reason=f"off-topic for these articles (best similarity {top_dense:.2f})")
     about = sorted((c for c in pool if c.ev.coverage == 1.0), key=lambda c: -c.score)
-    answers = [c for c in about if c.ev.carries >= 0.8 and c.score >= t.answer]
+    # An answer: relevant enough and carrying the asked type; or, for the types the check reads
+    # exactly (an amount, a date, a use, …), a sentence about the question that carries it in full
+    # ("the leading end use was catalysts" under a definition that ranks higher).
+    exact = a.atype not in ("reason", "yesno", "description")
+    answers = [c for c in about if (c.ev.carries >= 0.8 and c.score >= t.answer) or (exact and c.ev.carries >= 1.0 and c.score >= t.about)]
     top = (answers or [c for c in about if c.score >= t.about] or [None])[0]
     if top is not None and a.atype in ("reason", "yesno", "description"):
         change = contrary_change(a, top.text)
@@ -219,7 +208,7 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
         c.score = W_DENSE * c.dense + W_LEXICAL * c.lexical + W_PREDICATE * c.pcov + 0.02 / (1 + c.rank)
         p = c.passage
         c.ev = check(a, c.text, c.ents, title=p.title, heading=p.heading, published=p.published, publisher=p.publisher,
-                     terms=c.terms, in_list=c.in_list, similar=similar, block=c.block)
+                     terms=c.terms, in_list=c.in_list, similar=similar, block=p.text)
         c.score += SOFT_BONUS * sum(1 for k in c.ev.met if not k.required)  # "US reserves", "Australian": preferred, not required
 
 

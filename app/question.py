@@ -127,9 +127,15 @@ def _nlp():
     return parse
 
 
+# Contractions typed without the apostrophe ("whats", "doesnt"): parsed as written, "whats" is
+# "what" + a name "s" that no article mentions.
+_APOSTROPHE = re.compile(r"\b(what|where|who|how|when|why|that|there|(?:is|are|was|were|does|do|did|has|have|had|could|should|would)(?=nt\b)|ca(?=nt\b)|wo(?=nt\b))(s|nt)\b", re.I)
+
+
 def analyze(question: str, lex=None) -> Analysis:
     """Analyse `question` (any capitalisation); `lex` (the LexicalIndex) adds the corpus vocabulary."""
     text = question.split(" (", 1)[0].strip() if question.rstrip().endswith(")") else question.strip()
+    text = _APOSTROPHE.sub(lambda m: m.group(1) + ("'s" if m.group(2) == "s" else "n't"), text)  # "whats", "doesnt"
     corrected = _corrections(text, lex) if lex is not None else {}
     for wrong, right in corrected.items():
         text = re.sub(rf"\b{re.escape(wrong)}\b", right, text)
