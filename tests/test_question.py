@@ -103,3 +103,37 @@ def test_a_use_question_is_answered_by_a_use_not_by_a_purpose_clause(corpus_engi
     a = answer("What are rare earth elements used for?", [], engine=corpus_engine)
     assert not a.abstained and a.sentences[0].kind == "answer"
     assert any(w in a.sentences[0].text.lower() for w in ("end use", "used in", "used for", "essential for", "manufactur")), a.text
+
+
+@pytest.mark.parametrize("typed, written", [
+    ("whats scandium used for", "what's scandium used for"),
+    ("doesnt the order cover uranium?", "doesn't the order cover uranium?"),
+    ("whos leading the task force?", "who's leading the task force?"),
+])
+def test_a_contraction_typed_without_its_apostrophe_reads_as_written_with_it(typed, written):
+    """"whats" parsed as written is "what" + a name "s" that no article mentions: refused."""
+    got, want = analyze(typed), analyze(written)
+    assert got.atype == want.atype
+    assert [c.text for c in got.constraints] == [c.text for c in want.constraints]
+    assert not any(len(c.text) < 2 for c in got.constraints)
+
+
+def test_a_name_is_met_by_the_sentences_passage_and_an_enumeration_by_semicolons():
+    from assay.app.check import check
+
+    a = analyze("How much did the California Energy Commission give BHE Renewables?")
+    sentence = "And that project is supported by a $6 million grant from the California Energy Commission."
+    passage = "BHE Renewables is building its first lithium demonstration plant in the Salton Sea.\n\n" + sentence
+    alone = check(a, sentence, [(35, 45, "MONEY")])
+    assert [c.text for c in alone.unmet] == ["BHE Renewables"]
+    within = check(a, sentence, [(35, 45, "MONEY")], block=passage)
+    assert not within.unmet and within.coverage == 1.0 and within.carries == 1.0
+    # a name the passage does not hold stays unmet
+    assert check(a, sentence, [(35, 45, "MONEY")], block="Another plant.\n\n" + sentence).unmet
+
+    listing = analyze("What four critical products did the supply chain reviews cover?")
+    assert listing.atype == "list"
+    semis = ("The reviews covered semiconductor manufacturing and advanced packaging; large capacity batteries, like "
+             "those for electric vehicles; critical minerals and materials; and pharmaceuticals and their ingredients.")
+    assert check(listing, semis, []).carries == 1.0
+    assert check(listing, "The reviews covered semiconductor manufacturing and advanced packaging.", []).carries < 1.0
