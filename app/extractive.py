@@ -145,11 +145,7 @@ def decide(a: Analysis, scored: Scored, t: Thresholds = THRESHOLDS) -> Draft:
     if top_dense < t.topical:
         return Draft("abstained", reason=f"off-topic for these articles (best similarity {top_dense:.2f})")
     about = sorted((c for c in pool if c.ev.coverage == 1.0), key=lambda c: -c.score)
-    # An answer: relevant enough and carrying the asked type; or, for the types the check reads
-    # exactly (an amount, a date, a use, …), a sentence about the question that carries it in full
-    # ("the leading end use was catalysts" under a definition that ranks higher).
-    exact = a.atype not in ("reason", "yesno", "description")
-    answers = [c for c in about if (c.ev.carries >= 0.8 and c.score >= t.answer) or (exact and c.ev.carries >= 1.0 and c.score >= t.about)]
+    answers = [c for c in about if c.ev.carries >= 0.8 and c.score >= t.answer]
     top = (answers or [c for c in about if c.score >= t.about] or [None])[0]
     if top is not None and a.atype in ("reason", "yesno", "description"):
         change = contrary_change(a, top.text)

@@ -107,7 +107,7 @@ def _answer_check(analysis, kept: list[Sentence], passages: list[Passage]):
     for s, ents in zip(kept, entities([s.text for s in kept])):
         p = passages[s.citations[0] - 1] if s.citations else None
         evs.append(check(analysis, s.text, ents, title=p.title if p else "", heading=p.heading if p else "",
-                         published=p.published if p else ""))
+                         published=p.published if p else "", publisher=p.publisher if p else "", block=p.text if p else ""))
     answering = [i for i, ev in enumerate(evs) if ev.carries >= 0.8 and ev.coverage == 1.0]
     if answering:
         first = answering[0]
