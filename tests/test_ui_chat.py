@@ -196,6 +196,27 @@ def test_progress_steps_then_the_sentences_one_by_one(chromium_browser, server):
         ctx.close()
 
 
+# Enter, then the next keystrokes in the same moment: Gradio reads the box a little later.
+ENTER_THEN_TYPE = """([typed, next]) => {
+  const box = document.querySelector('#assay-question textarea');
+  box.value = typed; box.dispatchEvent(new Event('input', {bubbles: true}));
+  box.dispatchEvent(new KeyboardEvent('keypress', {key: 'Enter', code: 'Enter', bubbles: true, cancelable: true}));
+  box.value = next; box.dispatchEvent(new Event('input', {bubbles: true}));
+}"""
+
+
+def test_the_question_sent_is_the_box_as_enter_was_pressed(chromium_browser, server):
+    """Typing straight after Enter neither replaces the question sent nor is wiped."""
+    ctx, page = open_page(chromium_browser, server["url"])
+    try:
+        page.evaluate(ENTER_THEN_TYPE, [CANADA_DEAL, "and the next one"])
+        wait_answers(page, 1)
+        assert page.locator("#assay-chat .assay-user").all_inner_texts() == [CANADA_DEAL]
+        assert page.locator("#assay-question textarea").input_value() == "and the next one"
+    finally:
+        ctx.close()
+
+
 @pytest.fixture()
 def slow_reveal(server):
     """Answers take several seconds to appear (sentences 1.5 s apart; answering itself is unchanged),

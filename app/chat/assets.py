@@ -151,6 +151,18 @@ HEAD = """
     try { document.execCommand("copy"); } catch (e) {}
     t.remove();
   }
+  // The question is what the box held when Enter was pressed or Ask clicked: Gradio reads the
+  // box a moment later, and text typed meanwhile (the next question) must not replace it.
+  function take() {
+    var box = document.querySelector("#assay-question textarea");
+    if (box) window.__assayTaken = box.value;
+  }
+  document.addEventListener("keypress", function (ev) {  // the event Gradio's box submits on
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing && ev.target && ev.target.closest && ev.target.closest("#assay-question")) take();
+  }, true);
+  document.addEventListener("pointerdown", function (ev) {
+    if (ev.target && ev.target.closest && ev.target.closest("#assay-ask")) take();
+  }, true);
   document.addEventListener("click", function (ev) {
     var el = ev.target && ev.target.closest ? ev.target : null;
     if (!el) return;
@@ -213,11 +225,14 @@ element.addEventListener('click', function (e) {
 TAKE_QUESTION = """
 (question, session) => {
   const box = document.querySelector('#assay-question textarea');
-  if (box && question && question.trim()) {
+  const taken = window.__assayTaken;
+  window.__assayTaken = undefined;
+  const q = (typeof taken === 'string' && taken.trim()) ? taken : question;
+  if (box && q && q.trim() && box.value === q) {  // text typed since stays: it is the next question
     box.value = '';
     box.dispatchEvent(new Event('input', { bubbles: true }));
   }
-  return [question, session];
+  return [q, session];
 }
 """
 
