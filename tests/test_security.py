@@ -758,3 +758,28 @@ def test_a_twelve_thousand_turn_ask_request_costs_under_a_second_of_cpu(sec_app)
         assert "Ostrel" in r["text"] and any("history cut" in f for f in r["flags"]), r["flags"]
     finally:
         demo.close()
+
+
+@pytest.mark.slow
+def test_gradio_upload_route_has_the_chats_limits(sec_app):
+    """POST /gradio_api/upload directly (no browser, no login when auth is off): more files than
+    the chat takes, or a file of an unsupported type, is refused with a message naming it;
+    what the chat itself would accept goes through, and the file arrives whole."""
+    import httpx
+
+    from assay.app.chat.uploads import MAX_UPLOAD_FILES
+
+    route = sec_app["url"].rstrip("/") + "/gradio_api/upload"
+    body = "# Gallium\n\n" + "The refinery produced 100 tonnes of gallium. " * 4000  # ~180 KB: several chunks on the wire
+
+    def post(names):
+        return httpx.post(route, files=[("files", (n, body.encode(), "text/markdown")) for n in names], timeout=60)
+
+    many = post([f"a{i}.md" for i in range(MAX_UPLOAD_FILES + 1)])
+    assert many.status_code == 400 and f"more than {MAX_UPLOAD_FILES} files" in many.text
+    exe = post(["notes.md", "payload.exe"])
+    assert exe.status_code == 400 and "payload.exe" in exe.text and ".md" in exe.text
+    ok = post(["a.md", "b.md"])
+    assert ok.status_code == 200, ok.text
+    paths = ok.json()
+    assert len(paths) == 2 and Path(paths[0]).read_text(encoding="utf-8") == body

@@ -62,6 +62,7 @@ from ...ingest.config import Settings, quiet_env
 quiet_env()  # before gradio is imported: no analytics
 
 import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
 
 from ...ingest.files import SUPPORTED_SUFFIXES  # noqa: E402
 from ..limits import RateLimiter, is_loopback  # noqa: E402
@@ -71,7 +72,7 @@ from . import conversations as C  # noqa: E402
 from . import render as R  # noqa: E402
 from .assets import CONV_JS, CSS, HEAD, LIBRARY_JS, TAKE_QUESTION, FOCUS_QUESTION  # noqa: E402
 from .handlers import DEFAULT_K, ChatHandlers  # noqa: E402
-from .uploads import MAX_UPLOAD_FILES, private_temp_dir  # noqa: E402
+from .uploads import MAX_UPLOAD_FILES, UploadRouteLimits, private_temp_dir  # noqa: E402
 
 EXAMPLES = [
     "Which countries is the US partnering with on rare earths?",
@@ -240,6 +241,8 @@ def launch_kwargs(settings: Settings) -> dict:
         "theme": gr.themes.Soft(),
         "max_file_size": f"{max(1, int(settings.max_file_mb + 0.999))}mb",
         "footer_links": ["api"],
+        # the chat's file limits on Gradio's raw upload route too, which any client can call
+        "app_kwargs": {"middleware": [Middleware(UploadRouteLimits, max_files=MAX_UPLOAD_FILES, max_file_mb=settings.max_file_mb)]},
     } | _no_run_history()
 
 

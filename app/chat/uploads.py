@@ -175,3 +175,77 @@ def upload_paths(files: Any) -> list[tuple[str, str]]:
             path = getattr(f, "path", None) or getattr(f, "name", None)
             out.append((str(path), getattr(f, "orig_name", None) or Path(str(path)).name))
     return out
+
+
+class UploadRouteLimits:
+    """ASGI middleware: Assay's upload limits on Gradio's own upload route (`POST …/upload`), which
+    any client can call directly: at most MAX_UPLOAD_FILES files a request, each of a supported
+    type, and no more bytes than that many files of the size limit. The request is read into a
+    spooled temporary file (memory up to 1 MB, then disk) while the part headers are checked, and
+    refused with 400 or 413, naming the file, as soon as one fails; a request that passes is
+    handed to Gradio unchanged (Gradio still checks each file's size)."""
+
+    def __init__(self, app, max_files: int = MAX_UPLOAD_FILES, max_file_mb: float = 25.0,
+                 suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES):
+        self.app = app
+        self.max_files = max_files
+        self.max_bytes = int(max_files * max_file_mb * 1024 * 1024) + (1 << 20)  # + room for the part headers
+        self.suffixes = suffixes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope.get("method") != "POST" or not scope.get("path", "").rstrip("/").endswith("/upload"):
+            return await self.app(scope, receive, send)
+        ctype = dict(scope.get("headers") or []).get(b"content-type", b"")
+        m = re.search(rb"boundary=\"?([^\";]+)\"?", ctype)
+        if not m:
+            return await _refuse(send, 400, "upload refused: not a multipart/form-data request")
+        part = re.compile(rb"--" + re.escape(m.group(1)) + rb"\r\nContent-Disposition:[^\r\n]*?filename=\"([^\"\r\n]*)\"", re.I)
+        import tempfile
+
+        spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
+        try:
+            files, total, tail, more = 0, 0, b"", True
+            while more:
+                msg = await receive()
+                if msg["type"] == "http.disconnect":
+                    return
+                chunk = msg.get("body", b"")
+                more = msg.get("more_body", False)
+                total += len(chunk)
+                if total > self.max_bytes:
+                    return await _refuse(send, 413, f"upload refused: more than {self.max_bytes // (1 << 20)} MB in one request")
+                spool.write(chunk)
+                window = tail + chunk
+                for hit in part.finditer(window):
+                    if hit.end() <= len(tail):
+                        continue  # counted with the previous chunk
+                    files += 1
+                    name = hit.group(1).decode("utf-8", "replace")
+                    if files > self.max_files:
+                        return await _refuse(send, 400, f"upload refused: more than {self.max_files} files in one request")
+                    if Path(name).suffix.lower() not in self.suffixes:
+                        return await _refuse(send, 400, f"upload refused: {safe_filename(name)} is not a supported file "
+                                                        f"(only {', '.join(self.suffixes)})")
+                tail = window[-2048:]
+            spool.seek(0)
+            sent = False
+
+            async def replay():
+                nonlocal sent
+                if sent:
+                    return await receive()  # after the body: the client's disconnect, as Starlette expects
+                data = spool.read(1 << 16)
+                if len(data) < (1 << 16):
+                    sent = True
+                return {"type": "http.request", "body": data, "more_body": not sent}
+
+            return await self.app(scope, replay, send)
+        finally:
+            spool.close()
+
+
+async def _refuse(send, status: int, message: str) -> None:
+    body = message.encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
