@@ -86,3 +86,34 @@ class RateLimiter:
                 return max(0.1, 60 - (now - hits[0]))
             hits.append(now)
             return 0.0
+
+
+MAX_STREAMS_PER_CLIENT = 32  # open heartbeat streams (one per browser tab) from one address
+MAX_STREAMS = 512  # and in all
+
+
+class StreamLimits:
+    """ASGI middleware: a cap on Gradio's long-lived heartbeat streams (`GET …/heartbeat/…`, one per
+    open tab, unauthenticated), per client address and in all; one more is refused with 429."""
+
+    def __init__(self, app, per_client: int = MAX_STREAMS_PER_CLIENT, total: int = MAX_STREAMS):
+        self.app, self.per_client, self.total = app, per_client, total
+        self.open: dict[str, int] = {}  # changed only on the event loop's thread
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or "/heartbeat/" not in scope.get("path", ""):
+            return await self.app(scope, receive, send)
+        client = (scope.get("client") or ("unknown", 0))[0]
+        if self.open.get(client, 0) >= self.per_client or sum(self.open.values()) >= self.total:
+            body = f"too many open connections from {client}: at most {self.per_client} (close some tabs)".encode()
+            await send({"type": "http.response.start", "status": 429,
+                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        self.open[client] = self.open.get(client, 0) + 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.open[client] -= 1
+            if not self.open[client]:
+                del self.open[client]

@@ -783,3 +783,39 @@ def test_gradio_upload_route_has_the_chats_limits(sec_app):
     assert ok.status_code == 200, ok.text
     paths = ok.json()
     assert len(paths) == 2 and Path(paths[0]).read_text(encoding="utf-8") == body
+
+
+@pytest.mark.slow
+def test_heartbeat_streams_are_capped_per_client(sec_app):
+    """Gradio's unauthenticated heartbeat stream (one per open tab) cannot be opened without bound:
+    past the cap one client gets 429, and a slot freed is usable again."""
+    import httpx
+
+    from assay.app.limits import MAX_STREAMS_PER_CLIENT
+
+    base = sec_app["url"].rstrip("/") + "/gradio_api/heartbeat/"
+    with httpx.Client(timeout=30, limits=httpx.Limits(max_connections=MAX_STREAMS_PER_CLIENT + 8)) as http:
+        held = []
+        try:
+            for i in range(MAX_STREAMS_PER_CLIENT):
+                r = http.send(http.build_request("GET", base + f"probe{i}"), stream=True)
+                assert r.status_code == 200, (i, r.status_code)
+                held.append(r)
+            extra = http.send(http.build_request("GET", base + "probe-extra"), stream=True)
+            try:  # an uncapped server keeps it open: read only a refusal
+                assert extra.status_code == 429 and "too many open connections" in extra.read().decode()
+            finally:
+                extra.close()
+            held.pop().close()
+            again = None
+            for _ in range(50):  # the server notices the closed stream within its next write
+                again = http.send(http.build_request("GET", base + "probe-again"), stream=True)
+                if again.status_code == 200:
+                    break
+                again.close()
+                time.sleep(0.2)
+            assert again is not None and again.status_code == 200
+            held.append(again)
+        finally:
+            for r in held:
+                r.close()

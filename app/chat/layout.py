@@ -65,7 +65,7 @@ import gradio as gr  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 
 from ...ingest.files import SUPPORTED_SUFFIXES  # noqa: E402
-from ..limits import RateLimiter, is_loopback  # noqa: E402
+from ..limits import RateLimiter, StreamLimits, is_loopback  # noqa: E402
 from ..llm import display_spec  # noqa: E402
 from ..retrieve import Engine  # noqa: E402
 from . import conversations as C  # noqa: E402
@@ -241,8 +241,10 @@ def launch_kwargs(settings: Settings) -> dict:
         "theme": gr.themes.Soft(),
         "max_file_size": f"{max(1, int(settings.max_file_mb + 0.999))}mb",
         "footer_links": ["api"],
-        # the chat's file limits on Gradio's raw upload route too, which any client can call
-        "app_kwargs": {"middleware": [Middleware(UploadRouteLimits, max_files=MAX_UPLOAD_FILES, max_file_mb=settings.max_file_mb)]},
+        # the chat's file limits on Gradio's raw upload route too, which any client can call, and a
+        # cap on its heartbeat streams (unauthenticated, one held open per tab)
+        "app_kwargs": {"middleware": [Middleware(UploadRouteLimits, max_files=MAX_UPLOAD_FILES, max_file_mb=settings.max_file_mb),
+                                      Middleware(StreamLimits)]},
     } | _no_run_history()
 
 
