@@ -254,6 +254,25 @@ def test_upload_handler_of_the_app(tmp_path):
     assert not list(tmp_path.glob("*.md"))
 
 
+@pytest.mark.slow
+def test_an_upload_that_is_not_indexed_is_not_kept(tmp_path):
+    """A twin of an indexed article (or any upload the ingest skips) leaves the upload folder, so
+    that no later `assay ingest` reports it again; the status says so."""
+    from assay.app.retrieve import Engine
+    from assay.app.chat import build_app
+    from assay.ingest.config import Settings
+
+    settings = Settings(index_dir=tmp_path / "index")
+    demo = build_app(settings, engine=Engine(settings), corpus_dir=tmp_path / "corpus")
+    fn = next(f.fn for f in demo.fns.values() if getattr(f.fn, "__name__", "") == "upload")
+    text = b"# Orvane\n\nThe Orvane treaty covers 12 islands and a hafnium refinery built in 2031.\n"
+    first = list(fn([{"path": _tmp(tmp_path, "a", text), "orig_name": "orvane.md"}]))[-1][0]
+    assert "orvane.md" in first and "not kept" not in first, first
+    twin = list(fn([{"path": _tmp(tmp_path, "b", text), "orig_name": "orvane-copy.md"}]))[-1][0]
+    assert "orvane-copy.md was not indexed, so it was not kept" in twin, twin
+    assert sorted(p.name for p in settings.uploads_folder.iterdir()) == ["orvane.md"]
+
+
 # =============================================================== prompt injection
 
 
