@@ -104,12 +104,10 @@ class StreamLimits:
         if scope["type"] != "http" or "/heartbeat/" not in scope.get("path", ""):
             return await self.app(scope, receive, send)
         client = (scope.get("client") or ("unknown", 0))[0]
-        if self.open.get(client, 0) >= self.per_client or sum(self.open.values()) >= self.total:
-            body = f"too many open connections from {client}: at most {self.per_client} (close some tabs)".encode()
-            await send({"type": "http.response.start", "status": 429,
-                        "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
-            return
+        if self.open.get(client, 0) >= self.per_client:
+            return await refuse(send, 429, f"too many open connections from {client}: at most {self.per_client} (close some tabs)")
+        if sum(self.open.values()) >= self.total:
+            return await refuse(send, 429, f"too many open connections: at most {self.total} in all (try again later)")
         self.open[client] = self.open.get(client, 0) + 1
         try:
             await self.app(scope, receive, send)
@@ -117,3 +115,11 @@ class StreamLimits:
             self.open[client] -= 1
             if not self.open[client]:
                 del self.open[client]
+
+
+async def refuse(send, status: int, message: str) -> None:
+    """An ASGI plain-text error response (the middlewares' refusals, before the app sees the request)."""
+    body = message.encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

@@ -13,6 +13,7 @@ from typing import Any
 
 from ...ingest.config import gradio_temp_env
 from ...ingest.files import SUPPORTED_SUFFIXES, content_problem, is_folder_note
+from ..limits import refuse
 
 MAX_UPLOAD_FILES = 20
 
@@ -198,7 +199,7 @@ class UploadRouteLimits:
         ctype = dict(scope.get("headers") or []).get(b"content-type", b"")
         m = re.search(rb"boundary=\"?([^\";]+)\"?", ctype)
         if not m:
-            return await _refuse(send, 400, "upload refused: not a multipart/form-data request")
+            return await refuse(send, 400, "upload refused: not a multipart/form-data request")
         part = re.compile(rb"--" + re.escape(m.group(1)) + rb"\r\nContent-Disposition:[^\r\n]*?filename=\"([^\"\r\n]*)\"", re.I)
         import tempfile
 
@@ -213,7 +214,7 @@ class UploadRouteLimits:
                 more = msg.get("more_body", False)
                 total += len(chunk)
                 if total > self.max_bytes:
-                    return await _refuse(send, 413, f"upload refused: more than {self.max_bytes // (1 << 20)} MB in one request")
+                    return await refuse(send, 413, f"upload refused: more than {self.max_bytes // (1 << 20)} MB in one request")
                 spool.write(chunk)
                 window = tail + chunk
                 for hit in part.finditer(window):
@@ -222,9 +223,9 @@ class UploadRouteLimits:
                     files += 1
                     name = hit.group(1).decode("utf-8", "replace")
                     if files > self.max_files:
-                        return await _refuse(send, 400, f"upload refused: more than {self.max_files} files in one request")
+                        return await refuse(send, 400, f"upload refused: more than {self.max_files} files in one request")
                     if Path(name).suffix.lower() not in self.suffixes:
-                        return await _refuse(send, 400, f"upload refused: {safe_filename(name)} is not a supported file "
+                        return await refuse(send, 400, f"upload refused: {safe_filename(name)} is not a supported file "
                                                         f"(only {', '.join(self.suffixes)})")
                 tail = window[-2048:]
             spool.seek(0)
@@ -243,9 +244,3 @@ class UploadRouteLimits:
         finally:
             spool.close()
 
-
-async def _refuse(send, status: int, message: str) -> None:
-    body = message.encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
