@@ -74,18 +74,18 @@ class Evidence:
 
 def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title: str = "", heading: str = "",
           published: str = "", publisher: str = "", terms: frozenset | None = None, in_list: bool = False,
-          similar=None, block: str = "") -> Evidence:
+          similar=None, block: str = "", block_terms: frozenset | None = None) -> Evidence:
     """How well `sentence` (with its entity spans, relative to the sentence) answers `a`.
 
     Names may also be met in the sentence's passage (`block`: "MP Materials … At the time, Mountain
     Pass had only eight employees", "the Department … announced … It will fund …"): a passage is
-    one section of one article, and its sentences refer back. Years are met only in the sentence,
-    its heading, title or date."""
+    one section of one article, and its sentences refer back; `block_terms` is tokenize(block) when
+    the caller has it). Years are met only in the sentence, its heading, title or date."""
     ev = Evidence()
     terms = terms if terms is not None else frozenset(tokenize(sentence))
     context = frozenset(tokenize(" ".join((title, heading, publisher, _date_words(published))))) | terms
     raw_context = " . ".join((sentence, title, heading, publisher, published[:4]))  # " . ": no name runs across parts
-    block_context = context | frozenset(tokenize(block)) if block else context
+    block_context = context | (block_terms if block_terms is not None else frozenset(tokenize(block))) if block else context
     block_raw = raw_context + " . " + block
     for c in a.constraints:
         if _meets(c, context, raw_context, sentence) or (c.kind == "name" and block and _meets(c, block_context, block_raw, sentence)):

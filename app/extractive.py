@@ -198,13 +198,16 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
         vx, vy = engine.embed([x, y])
         return float(vx @ vy)
 
+    passage_terms: dict[str, frozenset] = {}  # a passage's words, once for all of its sentences
     for c, v, d in zip(pool, vecs, vecs @ qv):
         c.dense = float(d)
         c.vec = v
         c.score = W_DENSE * c.dense + W_LEXICAL * c.lexical + W_PREDICATE * c.pcov + 0.02 / (1 + c.rank)
         p = c.passage
+        if p.chunk_id not in passage_terms:
+            passage_terms[p.chunk_id] = frozenset(tokenize(p.text))
         c.ev = check(a, c.text, c.ents, title=p.title, heading=p.heading, published=p.published, publisher=p.publisher,
-                     terms=c.terms, in_list=c.in_list, similar=similar, block=p.text)
+                     terms=c.terms, in_list=c.in_list, similar=similar, block=p.text, block_terms=passage_terms[p.chunk_id])
         c.score += SOFT_BONUS * sum(1 for k in c.ev.met if not k.required)  # "US reserves", "Australian": preferred, not required
 
 

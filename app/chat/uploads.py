@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import threading
 import unicodedata
 from pathlib import Path
@@ -201,8 +202,6 @@ class UploadRouteLimits:
         if not m:
             return await refuse(send, 400, "upload refused: not a multipart/form-data request")
         part = re.compile(rb"--" + re.escape(m.group(1)) + rb"\r\nContent-Disposition:[^\r\n]*?filename=\"([^\"\r\n]*)\"", re.I)
-        import tempfile
-
         spool = tempfile.SpooledTemporaryFile(max_size=1 << 20)
         try:
             files, total, tail, more = 0, 0, b"", True
