@@ -205,3 +205,18 @@ def test_index_built_with_other_settings_refuses_to_open(shared_ingest):
     tmp, *_ = shared_ingest
     with pytest.raises(IndexMismatch, match="--rebuild"):
         Index(_settings(tmp, chunk_tokens=128)).chunks
+
+
+def test_ingest_entities_match_the_full_pipelines():
+    """Ingest runs only spaCy's `ner` (skipping the shared tok2vec, tagger and parser for speed):
+    the entity spans it stores must be exactly what the full pipeline finds."""
+    from assay.ingest import nlp
+
+    from tests.conftest import ROOT
+
+    text = sorted((ROOT / "corpus").rglob("*.md"))[0].read_text(encoding="utf-8")
+    passages = [text[i : i + 1200] for i in range(0, min(len(text), 12000), 1200)]
+    fast = nlp.entities(passages)
+    full = [[(e.start_char, e.end_char, e.label_) for e in nlp.pipeline()(p).ents] for p in passages]
+    assert fast == full
+    assert sum(map(len, fast)) > 5, "the passages should hold entities, or the check proves nothing"
