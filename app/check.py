@@ -30,7 +30,7 @@ from .question import Analysis, Constraint
 _MONEY = re.compile(r"(?:\$|US\$|A\$|C\$|€|£|¥)\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|usd|euros?|yen|pounds sterling)\b", re.I)
 _PERCENT = re.compile(r"\d[\d,.]*\s*(?:%|percent\b|per cent\b|percentage points?\b)", re.I)
 _MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
-_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d{{2}}\b|\b(?:q[1-4]|fy)\s?\d{{2,4}}\b|\b(?:within|after|for|in|by)\s+(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|thirty|sixty|ninety)\s+(?:days?|weeks?|months?|years?)\b|\b(?:spring|summer|fall|autumn|winter)\b", re.I)
+_DATE = re.compile(rf"\b(?:{_MONTHS})\b|\b(?:jan|feb|mar|apr|jun|jul|aug|sept?|oct|nov|dec)\.?\s+\d|\b(?:19|20)\d{{2}}\b|\b(?:q[1-4]|fy)\s?\d{{2,4}}\b|\b(?:within|after|for|in|by)\s+(?:\d+|one|two|three|four|five|six|seven|eight|nine|ten|twelve|thirty|sixty|ninety)\s+(?:days?|weeks?|months?|years?)\b|\b(?:spring|summer|fall|autumn|winter)\b", re.I)
 _NUMBER = re.compile(r"(?<![\w.])(?:\d[\d,]*(?:\.\d+)?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                      r"fifteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand|dozens?|hundreds|thousands)"
                      r"(?:[\s-]+(?:million|billion|thousand|hundred))?(?![\w])", re.I)

@@ -62,7 +62,8 @@ GENERIC_NAMES = frozenset({
     "american", "americans", "the white house", "white house", "the administration", "administration",
     "the federal government", "federal government", "government", "president", "the president", "congress",
 })
-_MONTHS = frozenset("january february march april may june july august september october november december".split())
+_MONTHS = frozenset("january february march april may june july august september october november december "
+                    "jan feb mar apr jun jul aug sep sept oct nov dec".split())  # "in Nov 2023": a date, not a name
 GENERIC_TERMS = frozenset(tokenize("us u.s. united states america american usa the of and"))
 # "according to the USGS", "per the June 2024 fact sheet": where the answer comes from, not what it is about.
 _SOURCE = re.compile(r"\b(?:according to|per|as reported (?:by|in)|in (?:the|its|their) [\w\s,'’-]*?(?:fact sheet|statement|report|blog|article|memo|order|summar(?:y|ies)))\b[^,?]*", re.I)

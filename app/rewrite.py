@@ -31,6 +31,8 @@ _QUESTION_WORDS = {
     "had", "much", "many", "tell", "me", "more", "also", "else", "any", "us?", "please", "than", "ok", "okay", "so",
 }
 _ELLIPTIC = re.compile(r"^\s*(?:ok(?:ay)?,?\s+|so,?\s+)?(?:and what about|and how about|what about|how about|what of|and|but|also|same for|as for)\b[\s,]*(?P<rest>.*?)\s*[?.!]*\s*$", re.I)
+# "ok and what …", "thanks. so where …": a reply to the previous answer before the question itself
+_DISCOURSE = re.compile(r"^\s*(?:(?:ok(?:ay)?|alright|all right|thanks|thank you|got it|i see|hm+|so)(?:[\s,.!;:]+|$))+", re.I)
 _ELLIPTIC_START = re.compile(r"^\s*(and|but|what about|how about|and what about|what of|also|same for|why|how so)\b", re.I)
 _WORD = re.compile(r"[\w$%.,'’-]+")
 _YEAR = re.compile(r"\b(?:(?:fiscal year|fy)\s?)?((?:19|20)\d{2})\b", re.I)
@@ -67,6 +69,9 @@ def is_followup(question: str) -> bool:
 def standalone(question: str, history: list[str] | None, specificity=None) -> str:
     """The query to search for: `question` made standalone against the earlier user turns."""
     question = question.strip()
+    rest = _DISCOURSE.sub("", question)
+    if rest.strip(" ?.!"):  # "ok?" alone stays what it is
+        question = rest[:1].upper() + rest[1:] if question[:1].isupper() else rest
     if not history:
         return question
     previous = ""
@@ -133,7 +138,9 @@ def _substitute(previous: str, rest: str, specificity) -> str | None:
             if t.lower_ == prep and t.dep_ == "prep":
                 objs = [c for c in t.children if c.dep_ == "pobj"]
                 if objs:
-                    span = _phrase(objs[0])
+                    # "and for the data center in Ghana?" after "… for the two solar projects in
+                    # Angola?": X brings its own "in …", so the old object goes with all of its own
+                    span = _subtree(objs[0]) if any(w.dep_ == "prep" for w in _nlp(x)) else _phrase(objs[0])
                     return previous[: span[0]] + x + previous[span[1] :]
     # 2. a named entity of the same kind (not a generic "the US"), the kind read in context
     names = [e for e in prev.ents if _GROUPS.get(e.label_) and e.text.lower() not in _GENERIC]
@@ -182,6 +189,12 @@ def _phrase(token) -> tuple[int, int]:
     doc = token.doc
     left, right = min(t.i for t in keep), max(t.i for t in keep)
     return doc[left].idx, doc[right].idx + len(doc[right].text)
+
+
+def _subtree(token) -> tuple[int, int]:
+    """Character span of a token's whole phrase, its prepositional phrases included."""
+    sub = list(token.subtree)
+    return sub[0].idx, sub[-1].idx + len(sub[-1].text)
 
 
 def _expand(doc, ent) -> tuple[int, int]:

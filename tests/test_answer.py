@@ -65,6 +65,13 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
 
     swapped = standalone("And dysprosium oxide?", ["What was the average price of terbium oxide in 2022?"], _specificity(corpus_engine))
     assert "terbium" not in swapped and "price" in swapped and "2022" in swapped
+    # "and for X in Y?": X's own place replaces the old one; "and for X?" keeps it
+    previous = ["How much did EXIM approve for the two solar projects in Angola?"]
+    assert standalone("and for the data center in Ghana?", previous) == "How much did EXIM approve for the data center in Ghana?"
+    assert standalone("and for the wind projects?", previous) == "How much did EXIM approve for the wind projects in Angola?"
+    # a reply to the last answer ("ok", "thanks, so") is not part of the question
+    assert standalone("Thanks! So where is it?", ["What is the MP Materials magnet plant?"]).startswith("Where is the MP Materials magnet plant?")
+    assert standalone("ok what is the MSP?", []) == "what is the MSP?"
     ans = answer("And dysprosium oxide?", ["What was the average price of terbium oxide in 2022?"], engine=corpus_engine)
     assert "Dysprosium oxide" in ans.text and "382" in ans.text
     ans = answer("Where is that facility?", ["What did the Department of Defense award MP Materials?"], engine=corpus_engine)

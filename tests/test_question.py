@@ -54,6 +54,8 @@ def test_constraints_are_names_and_years_not_question_words_or_months():
     assert any("MP Materials" in n for n in names) and any("Department of Defense" in n for n in names)
     assert [c.terms for c in a.years] == [["2024"]]
     assert not any("March" == n for n in names)
+    a = analyze("what 3 agreements did the IPEF partners wrap up in San Francisco in Nov 2023?")
+    assert "Nov" not in [c.text for c in a.names] and [c.terms for c in a.years] == [["2023"]]  # an abbreviated month
     # the source of an answer scopes nothing by itself; an adjective of nationality neither
     a = analyze("According to the USGS, which Australian company mines monazite?")
     assert all(not c.required for c in a.names if c.text in ("USGS", "the USGS", "Australian"))
