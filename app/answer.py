@@ -89,7 +89,7 @@ def stream_answer(
     if not passages:
         ans = Answer.abstention(question, query, passages, "no passages matched")
     else:
-        analysis = analyze(query, engine.index.lexical())
+        analysis = analyze(query, engine.index.lexical(), typed=question if query != question else None)
         timings["analyze"] = time.perf_counter() - t1
         if llm:
             ans = yield from _llm_answer(question, query, passages, llm, engine, analysis)

@@ -74,13 +74,16 @@ class Evidence:
 
 def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title: str = "", heading: str = "",
           published: str = "", publisher: str = "", terms: frozenset | None = None, in_list: bool = False,
-          similar=None, block: str = "", block_terms: frozenset | None = None) -> Evidence:
+          similar=None, block: str = "", block_terms: frozenset | None = None, article: str = "") -> Evidence:
     """How well `sentence` (with its entity spans, relative to the sentence) answers `a`.
 
     Names may also be met in the sentence's passage (`block`: "MP Materials … At the time, Mountain
     Pass had only eight employees", "the Department … announced … It will fund …"): a passage is
     one section of one article, and its sentences refer back; `block_terms` is tokenize(block) when
-    the caller has it). Years are met only in the sentence, its heading, title or date."""
+    the caller has it). A name carried from an earlier turn of the conversation (the EU of "When do
+    they want it wrapped up?") may be met anywhere in the sentence's `article`: the conversation
+    has already settled what it is about. Years are met only in the sentence, its heading, title
+    or date."""
     ev = Evidence()
     terms = terms if terms is not None else frozenset(tokenize(sentence))
     context = frozenset(tokenize(" ".join((title, heading, publisher, _date_words(published))))) | terms
@@ -88,7 +91,8 @@ def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title
     block_context = context | (block_terms if block_terms is not None else frozenset(tokenize(block))) if block else context
     block_raw = raw_context + " . " + block
     for c in a.constraints:
-        if _meets(c, context, raw_context, sentence) or (c.kind == "name" and block and _meets(c, block_context, block_raw, sentence)):
+        if (_meets(c, context, raw_context, sentence) or (c.kind == "name" and block and _meets(c, block_context, block_raw, sentence))
+                or (c.carried and article and _meets(c, block_context | frozenset(tokenize(article)), block_raw + " . " + article, sentence))):
             ev.met.append(c)
         else:
             ev.unmet.append(c)

@@ -80,6 +80,7 @@ class Constraint:
     group: str = ""  # person | organization | place | norp | thing (names); "" for years
     required: bool = True  # False: descriptive (an adjective of nationality), scopes nothing by itself
     terms: list[str] = field(default_factory=list)  # tokenize() terms that must all occur
+    carried: bool = False  # brought in from an earlier turn by the follow-up rewrite, not typed in this question
 
     def __repr__(self) -> str:
         return f"{self.kind}:{self.text}{'' if self.required else '?'}"
@@ -133,8 +134,10 @@ def _nlp():
 _APOSTROPHE = re.compile(r"\b(what|where|who|how|when|why|that|there|(?:is|are|was|were|does|do|did|has|have|had|could|should|would)(?=nt\b)|ca(?=nt\b)|wo(?=nt\b))(s|nt)\b", re.I)
 
 
-def analyze(question: str, lex=None) -> Analysis:
-    """Analyse `question` (any capitalisation); `lex` (the LexicalIndex) adds the corpus vocabulary."""
+def analyze(question: str, lex=None, typed: str | None = None) -> Analysis:
+    """Analyse `question` (any capitalisation); `lex` (the LexicalIndex) adds the corpus vocabulary.
+    `typed`: what the user typed when `question` is a follow-up's standalone form; names it lacks
+    are marked as carried from the conversation."""
     text = question.split(" (", 1)[0].strip() if question.rstrip().endswith(")") else question.strip()
     text = _APOSTROPHE.sub(lambda m: m.group(1) + ("'s" if m.group(2) == "s" else "n't"), text)  # "whats", "doesnt"
     corrected = _corrections(text, lex) if lex is not None else {}
@@ -146,6 +149,10 @@ def analyze(question: str, lex=None) -> Analysis:
     a.constraints = _constraints(doc, a, lex)
     wh_words = set(tokenize(a.wh))
     a.terms = [t for t in dict.fromkeys(tokenize(text)) if t not in wh_words]
+    if typed is not None:
+        own = set(tokenize(typed))
+        for c in a.constraints:
+            c.carried = c.kind == "name" and not own & set(c.terms)
     return a
 
 

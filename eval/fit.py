@@ -51,7 +51,7 @@ def prepare(questions: list[Question], engine, k: int = 6, progress: bool = True
     for q in tqdm(questions, desc="prepare", unit="q", disable=not progress):
         query = rewrite.standalone(q.question, list(q.history), specificity=spec)
         passages = engine.retrieve(query, k=k)
-        a = analyze(query, engine.index.lexical()) if passages else None
+        a = analyze(query, engine.index.lexical(), typed=q.question if query != q.question else None) if passages else None
         out.append(Prepared(q, query, passages, a, score(a, query, passages, engine) if passages else None))
     return out
 

@@ -139,3 +139,21 @@ def test_a_name_is_met_by_the_sentences_passage_and_an_enumeration_by_semicolons
              "those for electric vehicles; critical minerals and materials; and pharmaceuticals and their ingredients.")
     assert check(listing, semis, []).carries == 1.0
     assert check(listing, "The reviews covered semiconductor manufacturing and advanced packaging.", []).carries < 1.0
+
+
+def test_a_name_carried_from_the_conversation_is_met_anywhere_in_the_article_one_typed_is_not():
+    from assay.app.check import check
+
+    sentence = "We are committed to achieving an ambitious outcome in the Global Arrangement on Sustainable Steel and Aluminum negotiations by October 2023."
+    article = "The United States and the European Union (EU) share the most comprehensive economic relationship.\n\n" + sentence
+    ents = [(sentence.index("October"), len(sentence) - 1, "DATE")]
+    query = "When do the US and EU want the steel and aluminum arrangement wrapped up?"
+    followup = analyze(query, typed="When do they want the steel and aluminum arrangement wrapped up?")
+    assert [c.text for c in followup.constraints if c.carried and c.required] == ["EU"]  # "US" is generic, never required
+    assert [c.text for c in check(followup, sentence, ents, block=sentence).unmet if c.required] == ["EU"]
+    met = check(followup, sentence, ents, block=sentence, article=article)
+    assert not [c for c in met.unmet if c.required] and met.carries == 1.0
+    # the same name typed in this very question must be met by the sentence or its passage
+    typed = analyze(query)
+    assert not any(c.carried for c in typed.constraints)
+    assert [c.text for c in check(typed, sentence, ents, block=sentence, article=article).unmet if c.required] == ["EU"]
