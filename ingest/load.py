@@ -251,7 +251,7 @@ def _from_markdown(src: str, _md=None) -> list[Piece]:
                 max_level = max(max_level, heading_level)
                 heading_level = 0
             elif item_depth:
-                pieces.append(("item", _clean(prefix + text), 0))
+                pieces.append(("item", _clean(prefix + _run_in_title(tok, text)), 0))
                 prefix = ""
             else:
                 level = min(6, max_level + 1) if max_level else 2
@@ -264,7 +264,7 @@ def _from_markdown(src: str, _md=None) -> list[Piece]:
                 elif lead and rest:  # a bold line of its own is never run into the text below it
                     pieces += [("para", lead, 0), ("para", rest, 0)]
                 else:
-                    pieces.append(("para", text, 0))
+                    pieces.append(("para", _run_in_title(tok, text), 0))
             if glue and before and len(pieces) == before + 1 and pieces[-1][0] == "para" \
                     and pieces[-2][0] in ("para", "item"):
                 pieces[-2:] = [(pieces[-2][0], f"{pieces[-2][1]} {pieces[-1][1]}", 0)]
@@ -337,6 +337,31 @@ def _bold_lead(tok) -> tuple[str, str]:
     if lead and (_heading_like(lead) or _long_title(lead)):
         return lead, _inline(tok, kids[closer + 2:])
     return "", ""
+
+
+_FINITE = re.compile(r"\b(?:is|are|was|were|will|would|has|have|had|can|could|should|must|may|might|do|does|did)\b", re.I)
+
+
+def _run_in_title(tok, text: str) -> str:
+    """"**Mapping Critical Minerals.** DOI invested …" -> "Mapping Critical Minerals: DOI invested …".
+
+    A bold title run into its paragraph or list item, closed by a period, would otherwise be a
+    sentence of its own ("Mapping Critical Minerals.") that the writer could quote; with a colon it
+    leads its text, as the corpus's own "Rail Consortium: The U.S. …" do. Only titles: at most 8
+    words, no finite verb ("**The plant will open.** It …" stays two sentences)."""
+    kids = [k for k in tok.children or [] if k.type != "text" or k.content]
+    if len(kids) < 4 or kids[0].type != "strong_open":
+        return text
+    close = next((i for i, k in enumerate(kids) if k.type == "strong_close"), 0)
+    if not close or close + 1 >= len(kids) or kids[close + 1].type in _BREAKS:
+        return text
+    lead = _inline(tok, kids[: close + 1])
+    if not lead.endswith(".") or not text.startswith(lead):
+        return text
+    title, rest = lead[:-1].rstrip(), text[len(lead):]
+    words = title.split()
+    titled = 0 < len(words) <= 8 and "." not in words[-1] and _heading_like(title) and not _FINITE.search(title)  # not "the U.S."
+    return title + ":" + rest if titled and rest.strip()[:1].isupper() else text
 
 
 def _long_title(s: str) -> bool:

@@ -199,6 +199,18 @@ def test_headings_are_never_run_into_the_text_below(tmp_path):
     assert not sentence_defects("Key Outcomes for industry are listed below.", headings)
 
 
+def test_a_bold_run_in_title_leads_its_text_and_is_never_a_sentence_of_its_own(tmp_path):
+    art = _load(tmp_path, "bil.md", "# One Year\n\n"
+                "-   **Mapping Critical Minerals.** DOI invested over $74 million for the Earth Mapping Resources Initiative.\n"
+                "-   **The plant will open.** It will employ 300 people.\n\n"
+                "**Accelerating transmission projects.** Eleven projects were approved.\n")
+    texts = [t for _k, t in _blocks(art)]
+    assert "Mapping Critical Minerals: DOI invested over $74 million for the Earth Mapping Resources Initiative." in texts
+    assert "Accelerating transmission projects: Eleven projects were approved." in texts
+    assert "The plant will open. It will employ 300 people." in texts  # a bold sentence stays a sentence
+    assert "Mapping Critical Minerals." not in [s for t in texts for s in _sentences(t)]
+
+
 def test_plain_text_heading_stays_a_heading(tmp_path):
     art = _load(tmp_path, "post.txt", "Key Outcomes\nThe United States will fund two new refineries this year, "
                 "the department said on Tuesday.\n\nSec. 3. Section 232 Investigation. (a) The Secretary of Commerce "
