@@ -49,6 +49,8 @@ _FOCUS_TYPE = {
 _MONEY_VERBS = frozenset("invest spend cost award pay fund provide commit allocate loan grant raise worth price "
                          "appropriate authorize contribute offer finance mobilize pledge chip receive get give "
                          "announce secure close lend".split())
+# "what did they spend on X?": what is spent, paid, lent is an amount ("what did DOD award X" may be a contract)
+_AMOUNT_VERBS = frozenset("spend cost pay invest lend loan charge budget pledge contribute allocate appropriate".split())
 _TIME_UNITS = frozenset("day week month year hour decade".split())
 _YESNO_START = frozenset("is are was were do does did can could will would has have had should may must shall".split())
 _DESCRIBE = re.compile(r"^\s*(?:tell me(?: more)? about|explain|describe|give me an overview of|what do you know about|summari[sz]e)\b", re.I)
@@ -243,6 +245,9 @@ def _answer_type(doc, a: Analysis) -> None:
     i = _index_of(low, ("what", "which"))
     if i is not None:
         a.wh = low[i]
+        if doc[i].dep_ == "dobj" and doc[i].head.lemma_.lower() in _AMOUNT_VERBS:
+            a.atype, a.focus = "money", "amount"
+            return
         subj = _copula_subject(doc, i)
         if subj is not None:
             a.focus = subj.lemma_.lower()
