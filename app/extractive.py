@@ -27,6 +27,7 @@ from ..ingest.lexical import tokenize
 from ..ingest.split import sentence_spans
 from .check import Evidence, check, contrary_change
 from .question import Analysis
+from .rewrite import carried_weight, typed_part
 from .schema import Citation, Passage, Sentence
 
 MAX_SUPPORT = 2  # sentences after the lead that add asked-for facts
@@ -178,7 +179,8 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
     """Relevance for the most promising sentences, and the answer check for each of them."""
     lex = engine.index.lexical()
     qterms = list(dict.fromkeys(tokenize(query)))  # the standalone query: a follow-up's carried subject counts
-    weights = {t: lex.idf(t) for t in qterms}
+    own, carried = set(tokenize(typed_part(query))), carried_weight(query)  # a follow-up's carried context counts less when it has its own subject
+    weights = {t: lex.idf(t) * (1.0 if t in own else carried) for t in qterms}
     total = sum(weights.values()) or 1.0
     named = {t for k in a.constraints for t in k.terms}
     pweights = {t: lex.idf(t) for t in a.terms if t not in named}  # what is asked about the subject

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..ingest.lexical import entity_key, tokenize
+from .rewrite import typed_part
 
 ATYPES = ("money", "quantity", "percent", "date", "person", "organization", "place", "reason", "use", "list", "yesno", "description")
 
@@ -140,7 +141,7 @@ def analyze(question: str, lex=None, typed: str | None = None) -> Analysis:
     """Analyse `question` (any capitalisation); `lex` (the LexicalIndex) adds the corpus vocabulary.
     `typed`: what the user typed when `question` is a follow-up's standalone form; names it lacks
     are marked as carried from the conversation."""
-    text = question.split(" (", 1)[0].strip() if question.rstrip().endswith(")") else question.strip()
+    text = typed_part(question)
     text = _APOSTROPHE.sub(lambda m: m.group(1) + ("'s" if m.group(2) == "s" else "n't"), text)  # "whats", "doesnt"
     corrected = _corrections(text, lex) if lex is not None else {}
     for wrong, right in corrected.items():

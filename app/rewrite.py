@@ -43,6 +43,8 @@ _GENERIC = {"us", "u.s", "u.s.", "usa", "the us", "the u.s.", "united states", "
 _PERSONAL = {"he", "she", "his", "her", "him"}
 _PLURAL = {"they", "them", "their", "theirs"}
 MAX_TURNS = 4  # earlier turns that can matter to a follow-up
+OWN_SUBJECT_WORDS = 3  # content words from which a follow-up has a subject of its own
+CARRIED_WEIGHT = 0.25  # the carried context's share of relevance then
 
 
 def content_words(text: str) -> list[str]:
@@ -55,6 +57,22 @@ def content_words(text: str) -> list[str]:
             continue
         out.append(w)
     return out
+
+
+def typed_part(query: str) -> str:
+    """A standalone query without the context carried in parentheses ("Why? (MP Materials award)" -> "Why?")."""
+    return query.split(" (", 1)[0].strip() if query.rstrip().endswith(")") else query.strip()
+
+
+def carried_weight(query: str) -> float:
+    """How much the words carried in parentheses count for a sentence's relevance: fully when the
+    question leans on them ("Why?", "where does that money come from?"), a quarter when it brings
+    a subject of its own ("what did they spend on mapping critical minerals?": the old topic only
+    in case "they" needs it). Fitted on the tune questions (dev and probe)."""
+    typed = typed_part(query)
+    if typed == query.strip() or len(content_words(typed)) < OWN_SUBJECT_WORDS:
+        return 1.0
+    return CARRIED_WEIGHT
 
 
 def is_followup(question: str) -> bool:
@@ -77,7 +95,7 @@ def standalone(question: str, history: list[str] | None, specificity=None) -> st
     previous = ""
     for turn in history[-MAX_TURNS:]:  # each earlier turn may itself be a follow-up
         previous = standalone(turn, [previous], specificity) if previous else turn.strip()
-    previous = previous.split(" (", 1)[0].strip() if previous.endswith(")") else previous
+    previous = typed_part(previous)
     if not is_followup(question):
         return question
     m = _ELLIPTIC.match(question)

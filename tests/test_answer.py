@@ -69,6 +69,11 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     previous = ["How much did EXIM approve for the two solar projects in Angola?"]
     assert standalone("and for the data center in Ghana?", previous) == "How much did EXIM approve for the data center in Ghana?"
     assert standalone("and for the wind projects?", previous) == "How much did EXIM approve for the wind projects in Angola?"
+    # the carried context counts fully for a question that leans on it, little for one with a subject of its own
+    from assay.app.rewrite import CARRIED_WEIGHT, carried_weight
+
+    assert carried_weight("Why? (MP Materials award)") == carried_weight("Which countries joined?") == 1.0
+    assert carried_weight("what did they spend on mapping critical minerals? (bridge projects infrastructure law)") == CARRIED_WEIGHT < 1
     # a reply to the last answer ("ok", "thanks, so") is not part of the question
     assert standalone("Thanks! So where is it?", ["What is the MP Materials magnet plant?"]).startswith("Where is the MP Materials magnet plant?")
     assert standalone("ok what is the MSP?", []) == "what is the MSP?"
