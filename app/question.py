@@ -438,7 +438,9 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
     names = [c for c in out if c.kind == "name" and c.required]
     if any(c.group != "person" for c in names):
         for c in names:
-            if c.group == "person":  # "why does Biden want …": the article may say "the President"
+            # "why does Biden want …": the article may say "the President"; but a name no article
+            # has at all ("… in Malawi", which the tagger may take for a person) still scopes
+            if c.group == "person" and (lex is None or all(t in lex for t in c.terms)):
                 c.required = False
     # 4. quoted phrases must appear as they are ("what 'processed critical minerals' means")
     for m in re.finditer(r"[\"“‘']([^\"”’']{3,80})[\"”’']", doc.text):

@@ -158,3 +158,9 @@ def test_a_name_carried_from_the_conversation_is_met_anywhere_in_the_article_one
     typed = analyze(query)
     assert not any(c.carried for c in typed.constraints)
     assert [c.text for c in check(typed, sentence, ents, block=sentence, article=article).unmet if c.required] == ["EU"]
+
+
+def test_a_name_no_article_has_scopes_the_question_whatever_the_tagger_calls_it(corpus_engine):
+    # spaCy tags "Malawi" here as a PERSON; persons are otherwise optional ("the President" for "Biden")
+    a = analyze("How much is DFC lending for graphite mining in Malawi?", corpus_engine.index.lexical())
+    assert [c.text for c in a.names if c.required and c.text == "Malawi"] == ["Malawi"]
