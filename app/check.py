@@ -81,9 +81,9 @@ def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title
     Pass had only eight employees", "the Department … announced … It will fund …"): a passage is
     one section of one article, and its sentences refer back; `block_terms` is tokenize(block) when
     the caller has it). A name carried from an earlier turn of the conversation (the EU of "When do
-    they want it wrapped up?") may be met anywhere in the sentence's `article`: the conversation
-    has already settled what it is about. Years are met only in the sentence, its heading, title
-    or date."""
+    they want it wrapped up?") or naming the setting ("at the APEC event") may be met anywhere in
+    the sentence's `article`: the conversation, or the event, has settled what the article is
+    about. Years are met only in the sentence, its heading, title or date."""
     ev = Evidence()
     terms = terms if terms is not None else frozenset(tokenize(sentence))
     context = frozenset(tokenize(" ".join((title, heading, publisher, _date_words(published))))) | terms
@@ -92,7 +92,7 @@ def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title
     block_raw = raw_context + " . " + block
     for c in a.constraints:
         if (_meets(c, context, raw_context, sentence) or (c.kind == "name" and block and _meets(c, block_context, block_raw, sentence))
-                or (c.carried and article and _meets(c, block_context | frozenset(tokenize(article)), block_raw + " . " + article, sentence))):
+                or (c.article_wide and article and _meets(c, block_context | frozenset(tokenize(article)), block_raw + " . " + article, sentence))):
             ev.met.append(c)
         else:
             ev.unmet.append(c)

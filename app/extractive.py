@@ -201,8 +201,8 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
         return float(vx @ vy)
 
     passage_terms: dict[str, frozenset] = {}  # a passage's words, once for all of its sentences
-    articles: dict[str, str] = {}  # a follow-up's carried names may be met anywhere in the article (below)
-    carried = any(k.carried and k.required for k in a.constraints)
+    articles: dict[str, str] = {}  # a follow-up's carried names, and the setting's, may be met anywhere in the article
+    article_wide = any(k.article_wide and k.required for k in a.constraints)
     for c, v, d in zip(pool, vecs, vecs @ qv):
         c.dense = float(d)
         c.vec = v
@@ -210,7 +210,7 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
         p = c.passage
         if p.chunk_id not in passage_terms:
             passage_terms[p.chunk_id] = frozenset(tokenize(p.text))
-        if carried and p.article_id not in articles:
+        if article_wide and p.article_id not in articles:
             articles[p.article_id] = engine.index.article_text(p.article_id) or ""
         c.ev = check(a, c.text, c.ents, title=p.title, heading=p.heading, published=p.published, publisher=p.publisher,
                      terms=c.terms, in_list=c.in_list, similar=similar, block=p.text, block_terms=passage_terms[p.chunk_id],

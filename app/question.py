@@ -35,7 +35,8 @@ _FOCUS_TYPE = {
     **dict.fromkeys("percentage percent share proportion fraction rate".split(), "percent"),
     **dict.fromkeys("date year month day deadline time period".split(), "date"),
     **dict.fromkeys("person official minister president secretary leader ceo chair chairman head "
-                    "director envoy ambassador founder representative".split(), "person"),
+                    "director envoy ambassador founder representative executive chief governor mayor premier "
+                    "senator administrator spokesperson".split(), "person"),
     **dict.fromkeys("company companies firm organization organisation agency department office body bank group "
                     "entity institution university program programme council commission ministry producer "
                     "manufacturer corporation business forum partnership".split(), "organization"),
@@ -70,6 +71,11 @@ _MONTHS = frozenset("january february march april may june july august september
 GENERIC_TERMS = frozenset(tokenize("us u.s. united states america american usa the of and"))
 # "according to the USGS", "per the June 2024 fact sheet": where the answer comes from, not what it is about.
 _SOURCE = re.compile(r"\b(?:according to|per|as reported (?:by|in)|in (?:the|its|their) [\w\s,'’-]*?(?:fact sheet|statement|report|blog|article|memo|order|summar(?:y|ies)))\b[^,?]*", re.I)
+# "at the APEC event", "during the state visit", "mentioned in the G7 clean energy plan": where it
+# was said or done. A name there must be met in the sentence's article, not in the sentence itself.
+_SETTING = re.compile(r"\b(?:(?:at|during|on the sidelines of)\s+(?:the\s+)?[\w\s.&'’+-]*?\b(?:event|summit|meeting|ministerial|"
+                      r"conference|forum|dialogue|visit|trip|dinner|ceremony|session|gathering)s?|mentioned in\s+(?:the\s+)?[\w\s.&'’+-]*?"
+                      r"\b(?:plan|statement|declaration|fact sheet|report|order|communiqu[ée]|agreement|framework|strategy))\b", re.I)
 _NAME_LABELS = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",
                 "NORP": "norp", "PRODUCT": "thing", "EVENT": "thing", "LAW": "thing", "WORK_OF_ART": "thing"}
 
@@ -84,6 +90,12 @@ class Constraint:
     required: bool = True  # False: descriptive (an adjective of nationality), scopes nothing by itself
     terms: list[str] = field(default_factory=list)  # tokenize() terms that must all occur
     carried: bool = False  # brought in from an earlier turn by the follow-up rewrite, not typed in this question
+    setting: bool = False  # where it was said or done ("at the APEC event"): met anywhere in the sentence's article
+
+    @property
+    def article_wide(self) -> bool:
+        """Whether the sentence's article may meet it (the conversation or the setting settled it)."""
+        return self.kind == "name" and (self.carried or self.setting)
 
     def __repr__(self) -> str:
         return f"{self.kind}:{self.text}{'' if self.required else '?'}"
@@ -250,6 +262,8 @@ def _answer_type(doc, a: Analysis) -> None:
             a.atype, a.focus = "money", "amount"
             return
         subj = _copula_subject(doc, i)
+        if subj is not None and subj.pos_ == "PROPN" and subj.tag_ != "NNPS":  # "What is the Partnership for RISE?": a name to describe
+            subj = None
         if subj is not None:
             a.focus = subj.lemma_.lower()
             kind = _FOCUS_TYPE.get(a.focus)
@@ -332,6 +346,7 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
     wh_span = _span_of(doc.text, a.wh)
 
     sources = [(m.start(), m.end()) for m in _SOURCE.finditer(doc.text)]
+    settings = [(m.start(), m.end()) for m in _SETTING.finditer(doc.text)]
 
     found: list[tuple[int, int, str, str, int]] = []  # (start, end, text, group, priority)
 
@@ -357,7 +372,8 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
         if not terms:
             return
         taken.append((start, end))
-        out.append(Constraint(text=text.strip(), kind="name", group=group, required=required or (group == "norp" and not in_source), terms=terms))
+        out.append(Constraint(text=text.strip(), kind="name", group=group, required=required or (group == "norp" and not in_source), terms=terms,
+                              setting=any(s <= start and end <= e for s, e in settings)))
 
     # 1. the index's own entity vocabulary, matched on words whatever their case (longest first)
     if lex is not None and getattr(lex, "entities", None):

@@ -18,6 +18,8 @@ from assay.app.question import analyze
     ("When was the compact signed?", "date", ""),
     ("In what year did the mine reopen?", "date", ""),
     ("Who leads the task force?", "person", ""),
+    ("Which Fortescue executive announced the new investments?", "person", "executive"),
+    ("What is the Minerals Security Partnership?", "description", ""),
     ("Which agency approved the loan?", "organization", "agency"),
     ("What company runs the separation facility?", "organization", "company"),
     ("Where will the refinery be built?", "place", ""),
@@ -164,3 +166,16 @@ def test_a_name_no_article_has_scopes_the_question_whatever_the_tagger_calls_it(
     # spaCy tags "Malawi" here as a PERSON; persons are otherwise optional ("the President" for "Biden")
     a = analyze("How much is DFC lending for graphite mining in Malawi?", corpus_engine.index.lexical())
     assert [c.text for c in a.names if c.required and c.text == "Malawi"] == ["Malawi"]
+
+
+def test_a_name_of_the_setting_is_met_anywhere_in_the_article():
+    from assay.app.check import check
+
+    a = analyze("Which Fortescue executive announced the company's new US clean energy investments at the APEC event?")
+    assert [c.text for c in a.constraints if c.setting] == ["APEC"]
+    sentence = "Executive Chairman Andrew Forrest of Fortescue announced today new investments in clean energy."
+    ents = [(19, 33, "PERSON"), (37, 46, "ORG")]
+    assert [c.text for c in check(a, sentence, ents, block=sentence).unmet if c.required] == ["APEC"]
+    article = "As leaders gather for APEC in San Francisco, companies announce investments.\n\n" + sentence
+    met = check(a, sentence, ents, block=sentence, article=article)
+    assert not [c for c in met.unmet if c.required] and met.carries == 1.0
