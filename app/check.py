@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..ingest.lexical import tokenize
-from .question import Analysis, Constraint
+from .question import Analysis, Constraint, initialisms
 
 _MONEY = re.compile(r"(?:\$|US\$|A\$|C\$|€|£|¥)\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|usd|euros?|yen|pounds sterling)\b", re.I)
 _PERCENT = re.compile(r"\d[\d,.]*\s*(?:%|percent\b|per cent\b|percentage points?\b)", re.I)
@@ -122,7 +122,7 @@ def acronyms_met(c: Constraint, context: frozenset, raw: str) -> bool | None:
     acronyms = [w for w in re.findall(r"\b[A-Z]{2,6}\b", c.text) if w.lower() in c.terms]
     if not acronyms:
         return None
-    initials = _initialisms(raw)
+    initials = initialisms(raw)
     rest = [t for t in c.terms if t not in {w.lower() for w in acronyms}]
     return all(w.lower() in context or w in initials for w in acronyms) and all(t in context for t in rest)
 
@@ -143,7 +143,9 @@ def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
         return len(c.terms) != 2 or _together(c.terms, raw)  # two common words must stand together: "Energy Fuels"
     if len(c.terms) >= 3 and sum(t in context for t in c.terms) >= len(c.terms) - 1:
         return True  # "the C5+1 Critical Minerals Dialogue" vs "the C5+1 Dialogue on critical minerals"
-    return bool(acronyms_met(c, context, raw))
+    if acronyms_met(c, context, raw):
+        return True
+    return any(al in context for al in c.aliases)  # "DOI" for "Interior", "MSP" for "Minerals Security Partnership"
 
 
 def _together(terms: list[str], raw: str) -> bool:
@@ -159,18 +161,6 @@ def _together(terms: list[str], raw: str) -> bool:
             if all(any(abs(j - i) <= span for j in where[t]) for t in terms[1:]):
                 return True
     return False
-
-
-def _initialisms(text: str) -> set[str]:
-    """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE), and
-    of any three to five words in a row ("liquefied natural gas" -> LNG)."""
-    words = re.findall(r"[A-Za-z][\w’'-]*", text)
-    out = {"".join(w[0] for w in words[i : i + n]).upper() for n in (3, 4, 5) for i in range(len(words) - n + 1)}
-    for m in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|for|the|on|in|to|at|&)\s+(?:the\s+)?|\s+))+[A-Z][\w’'-]*", text):
-        words = m.group(0).split()
-        out.add("".join(w[0] for w in words if w[0].isupper()))
-        out.add("".join(w[0].upper() for w in words if w.lower() not in ("the", "and", "&")))
-    return out
 
 
 def _alternative(c: Constraint, sentence: str, ents, a: Analysis) -> str:

@@ -91,6 +91,7 @@ class Constraint:
     terms: list[str] = field(default_factory=list)  # tokenize() terms that must all occur
     carried: bool = False  # brought in from an earlier turn by the follow-up rewrite, not typed in this question
     setting: bool = False  # where it was said or done ("at the APEC event"): met anywhere in the sentence's article
+    aliases: list[str] = field(default_factory=list)  # acronyms that stand for it ("doi" for "Interior"), as terms
 
     @property
     def article_wide(self) -> bool:
@@ -474,7 +475,40 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             out.append(Constraint(text=m.group(0), kind="year", terms=[year, end_year]))
         else:
             out.append(Constraint(text=m.group(0), kind="year", terms=[year]))
+    for c in out:
+        if c.kind == "name":
+            c.aliases = _aliases(c, lex)
     return out
+
+
+_GOVERNMENT_BODY = re.compile(r"^(?:u\.s\. )?(?:department|ministry|secretary|office|bureau|agency) of (?:the )?(\w+)$")
+
+
+def initialisms(text: str) -> set[str]:
+    """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE), and
+    of any three to five words in a row ("liquefied natural gas" -> LNG)."""
+    words = re.findall(r"[A-Za-z][\w’'-]*", text)
+    out = {"".join(w[0] for w in words[i : i + n]).upper() for n in (3, 4, 5) for i in range(len(words) - n + 1)}
+    for m in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|for|the|on|in|to|at|&)\s+(?:the\s+)?|\s+))+[A-Z][\w’'-]*", text):
+        words = m.group(0).split()
+        out.add("".join(w[0] for w in words if w[0].isupper()))
+        out.add("".join(w[0].upper() for w in words if w.lower() not in ("the", "and", "&")))
+    return out
+
+
+def _aliases(c: Constraint, lex) -> list[str]:
+    """Acronyms a sentence may use for the name: its own initials ("Minerals Security Partnership"
+    -> MSP) and, for a department called by its short name ("Interior's rule", "Commerce"), the
+    initials of the corpus's government bodies of that name ("Department of the Interior" -> DOI)."""
+    names = [c.text] if len(c.text.split()) >= 2 else []
+    if len(c.terms) == 1 and lex is not None and getattr(lex, "entities", None):
+        word = c.text.lower()
+        names += [k.title() for k in lex.entities if (m := _GOVERNMENT_BODY.match(k)) and m.group(1) == word]
+    out = set()
+    for n in names:
+        words = re.findall(r"[A-Za-z][\w’'-]*", n)
+        out |= {"".join(w[0] for w in words if w[0].isupper()), "".join(w[0] for w in words if w.lower() not in ("the", "and"))}
+    return sorted(t for a in out if 3 <= len(a) <= 6 for t in tokenize(a) if t not in c.terms)  # "DE", "MM": too ambiguous
 
 
 def _free_parts(doc, start: int, end: int, taken: list[tuple[int, int]], lex) -> list[tuple[int, int]]:

@@ -179,3 +179,17 @@ def test_a_name_of_the_setting_is_met_anywhere_in_the_article():
     article = "As leaders gather for APEC in San Francisco, companies announce investments.\n\n" + sentence
     met = check(a, sentence, ents, block=sentence, article=article)
     assert not [c for c in met.unmet if c.required] and met.carries == 1.0
+
+
+def test_a_name_is_met_by_its_acronym_and_a_department_by_its_short_name(corpus_engine):
+    from assay.app.check import check
+
+    lex = corpus_engine.index.lexical()
+    interior = analyze("By what percentage did Interior's April 2024 rule cut fees for solar projects?", lex)
+    assert "department of the interior" in lex.entities  # the bundled corpus names it
+    sentence = "In April 2024, DOI finalized a rule reducing fees for solar projects by 80 percent."
+    assert not [c for c in check(interior, sentence, [(66, 76, "PERCENT")]).unmet if c.required]
+    assert [c.text for c in check(interior, sentence.replace("DOI", "DOT"), [(66, 76, "PERCENT")]).unmet] == ["Interior"]
+    doe = analyze("What did the Department of Energy give the university?", lex)
+    assert not check(doe, "DOE gave the university a $16 million grant.", [(25, 36, "MONEY")]).unmet
+    assert check(doe, "The department gave the university a $16 million grant.", [(37, 48, "MONEY")]).unmet
