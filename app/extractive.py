@@ -248,7 +248,10 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
                          confidence=round(max(c.score for c in items), 3))
     if a.atype == "list":  # the enumeration that names the asked kind
         focus = set(tokenize(a.focus)) if a.focus else set()
-        lead = max(answers, key=lambda c: (c.ev.carries >= 1.0 and not c.in_list, c.score + (LIST_ENUM_BONUS if focus & c.terms else 0.0)))
+        # a sentence whose asked-kind word introduces the items leads, even as a list line; then the
+        # enumerating sentences outside lists
+        lead = max(answers, key=lambda c: (_enum_bonus(a, focus, c) > LIST_ENUM_BONUS, c.ev.carries >= 1.0 and not c.in_list,
+                                           c.score + _enum_bonus(a, focus, c)))
     else:
         lead = max(answers, key=lambda c: (c.ev.carries, c.score) if a.atype == "description" else (c.score + 0.05 * c.ev.carries, 0))
     if _opens_list(lead):  # "… several challenges remain:" says nothing without the items it opens
@@ -379,9 +382,9 @@ def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: T
             best_group, group_score = members, top
     enum, enum_score = None, -1.0
     for c in about:
-        if c.in_list or c.ev.carries < 1.0 or c.score < t.answer:
-            continue
-        bonus = LIST_ENUM_BONUS if focus & c.terms else 0.0
+        bonus = _enum_bonus(a, focus, c)
+        if (c.in_list and bonus <= LIST_ENUM_BONUS) or c.ev.carries < 1.0 or c.score < t.answer:
+            continue  # a list line competes as one sentence only when it enumerates the asked kind itself
         if c.score + bonus > enum_score:
             enum, enum_score = c, c.score + bonus
     if enum is not None and enum_score >= group_score:
@@ -397,6 +400,21 @@ def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: T
         return None
     head = items[0] if not items[0].in_list else None
     return head, [c for c in items if c is not head]
+
+
+def _enum_bonus(a: Analysis, focus: set, c: Candidate) -> float:
+    """How much an enumerating sentence is preferred for a list question: for naming the asked kind
+    ("minerals"), and again when that word introduces the items ("“Minerals” covered by the order
+    include critical minerals, uranium, copper …"), not when it only stands near some other series
+    ("… signed an order to boost mineral production, streamline permitting, and …")."""
+    if not focus & c.terms:
+        return 0.0
+    stem = re.escape(a.focus[: max(4, len(a.focus) - 2)])
+    m = re.search(rf"\b{stem}\w*\W{{0,3}}\b[^.;]{{0,80}}?(?:\binclud(?:e|es|ed|ing)|\bsuch as|\bnamely|\bare|\bwere|:)\s", c.text, re.I)
+    return LIST_ENUM_BONUS * (2 if m and _ENUM_AFTER.match(c.text, m.end()) else 1)
+
+
+_ENUM_AFTER = re.compile(r"(?:[^,;]{1,80},\s*){2,}|(?:[^;]{1,160};\s*){2,}")  # matched where the cue ends
 
 
 def _opens_list(c: Candidate) -> bool:

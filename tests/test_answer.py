@@ -137,3 +137,11 @@ def test_shared_question_set_meets_the_answer_bar(corpus_engine, shared_dir):
     assert top5 / n >= 0.95
     assert answered / n >= 0.90
     assert facts_found / facts_total >= 0.85
+
+
+def test_a_list_question_leads_with_the_sentence_whose_asked_kind_introduces_the_items(corpus_engine):
+    # "“Minerals” covered by the order include critical minerals, uranium, …" is a list line of its
+    # article; it still leads, over the order's other list lines and its "boost …, streamline …" sentence
+    ans = answer("Which minerals does the March 2025 executive order cover?", [], engine=corpus_engine)
+    first = ans.sentences[0].text
+    assert ans.status == "answered" and all(w in first for w in ("uranium", "copper", "potash")), ans.text
