@@ -185,10 +185,11 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
     named = {t for k in a.constraints for t in k.terms}
     pweights = {t: lex.idf(t) for t in a.terms if t not in named}  # what is asked about the subject
     ptotal = sum(pweights.values())
+    leads = _lead_ins(cands)
     for c in cands:  # a name the sentence meets through its title or heading counts as its own words
-        context = c.terms | (named & frozenset(tokenize(" ".join((c.passage.title, c.passage.heading)))))
+        context = c.terms | (named & frozenset(tokenize(" ".join((c.passage.title, c.passage.heading))))) | leads.get(id(c), frozenset())
         c.lexical = sum(w for t, w in weights.items() if t in context) / total
-        c.pcov = sum(w for t, w in pweights.items() if t in c.terms) / ptotal if ptotal else 0.0
+        c.pcov = sum(w for t, w in pweights.items() if t in c.terms or t in leads.get(id(c), ())) / ptotal if ptotal else 0.0
     # Embedding every sentence is the answer's main cost: score the most promising ones only
     # (term overlap first, then passage rank); the rest stay available to complete a list.
     order = sorted(range(len(cands)), key=lambda i: (-cands[i].lexical, cands[i].rank))
@@ -333,6 +334,32 @@ def _names_nowhere(a: Analysis, passages: list[Passage], lex) -> list[str]:
 # ---------------------------------------------------------------- lists
 
 
+def _lead_ins(cands: list[Candidate]) -> dict[int, frozenset]:
+    """For each list item, the words of the sentence that introduces its list ("There is authorized
+    to be appropriated … (1)" before "(A) $23,000,000 for each of fiscal years 2021 and 2022;"): an
+    item is read with it. A lead-in is the sentence just before the list that does not end in . ! ?"""
+    out: dict[int, frozenset] = {}
+    cache: dict[tuple[str, int], frozenset] = {}
+    for c in cands:
+        if not c.in_list:
+            continue
+        p = c.passage
+        group = next((g for g in list_groups(p) if any(x <= c.start < y for x, y in g)), None)
+        if group is None:
+            continue
+        key = (p.chunk_id, group[0][0])
+        if key not in cache:
+            before = p.text[: group[0][0] - p.char_start]
+            spans = sentence_spans(before)
+            last = before[spans[-1][0] : spans[-1][1]] if spans else ""
+            cache[key] = frozenset(tokenize(last)) if last and last.rstrip()[-1:] not in ".!?" else frozenset()
+        out[id(c)] = cache[key]
+    return out
+
+
+_CLAUSE_MARK = re.compile(r"\((?:[A-Za-z]|[ivx]{1,5}|\d{1,2})\)\s")
+
+
 def list_groups(p: Passage) -> list[list[tuple[int, int]]]:
     """Runs of ≥2 sibling lines in a passage (article offsets): the items of a list (lines one
     newline apart, the Article contract's items) or consecutive "Label: text" paragraphs."""
@@ -352,6 +379,9 @@ def list_groups(p: Passage) -> list[list[tuple[int, int]]]:
         text = block.strip()
         head = text.split(":", 1)[0]
         if lines and _LABEL.match(text) and len(head.split()) <= 5 and not any(ch in head for ch in ",;—0123456789"):
+            labels.append(lines[0])
+            continue
+        if lines and _CLAUSE_MARK.match(text):  # "(A) $23,000,000 for …", "(B) …": lettered clauses, one per paragraph
             labels.append(lines[0])
             continue
         if len(labels) >= 2:

@@ -147,8 +147,9 @@ def _substitute(previous: str, rest: str, specificity) -> str | None:
         return None
     prev = _nlp(previous)
     if re.fullmatch(r"(?:(?:fiscal year|fy)\s?)?(?:19|20)\d{2}", x.strip(), re.I):
-        m = next(_YEAR.finditer(previous), None)
-        return previous[: m.start()] + x.strip() + previous[m.end() :] if m else None
+        m = next(_YEAR.finditer(previous), None)  # "FY2025" -> "FY2022": the fiscal year stays a fiscal year
+        year = re.search(r"(?:19|20)\d{2}", x).group(0)
+        return previous[: m.start(1)] + year + previous[m.end(1) :] if m else None
     # 1. "and for/with X?": what the same preposition governed ("… Declaration for Uzbekistan")
     if prep_m:
         prep = prep_m.group(0).strip().lower()

@@ -29,7 +29,7 @@ import numpy as np
 
 from .nlp import NAME_LABELS
 
-LEXICAL_FORMAT = "3"  # what a saved copy holds (3: segments with tombstones); a change rebuilds it
+LEXICAL_FORMAT = "4"  # what a saved copy holds (3: segments with tombstones; 4: "FY2022" split); a change rebuilds it
 K1, B = 1.5, 0.75
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.,'’&-][a-z0-9]+)*")
 _STOP = frozenset(
@@ -47,11 +47,15 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+_FISCAL_YEAR = re.compile(r"\b(fy)((?:19|20)\d{2})\b")  # "FY2022" is "FY 2022": the year matches "fiscal year 2022"
+
+
 def tokenize(text: str) -> list[str]:
-    """Lower-cased, stemmed terms; numbers keep their digits ("2,051" -> "2051", "U.S." -> "us")."""
+    """Lower-cased, stemmed terms; numbers keep their digits ("2,051" -> "2051", "U.S." -> "us",
+    "FY2022" -> "fy", "2022")."""
     text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     out = []
-    for tok in _TOKEN.findall(text):
+    for tok in _TOKEN.findall(_FISCAL_YEAR.sub(r"\1 \2", text)):
         if tok[0].isdigit():
             tok = tok.replace(",", "")
         else:

@@ -145,3 +145,19 @@ def test_a_list_question_leads_with_the_sentence_whose_asked_kind_introduces_the
     ans = answer("Which minerals does the March 2025 executive order cover?", [], engine=corpus_engine)
     first = ans.sentences[0].text
     assert ans.status == "answered" and all(w in first for w in ("uranium", "copper", "potash")), ans.text
+
+
+def test_lettered_clauses_are_items_read_with_the_sentence_that_introduces_them():
+    from assay.app.extractive import _lead_ins, candidates, list_groups
+    from assay.app.schema import Passage
+
+    text = ("There is authorized to be appropriated to the Secretary to carry out the program described in paragraph (1)\n\n"
+            "(A) $23,000,000 for each of fiscal years 2021 and 2022;\n\n(B) $24,200,000 for fiscal year 2023; and\n\n"
+            "(C) $25,400,000 for fiscal year 2024.\n\nThe Secretary shall report each year.")
+    p = Passage("c1", "a.md", text, 0, len(text))
+    assert [len(g) for g in list_groups(p)] == [3]
+    cands = candidates([p])
+    leads = _lead_ins(cands)
+    item = next(c for c in cands if c.text.startswith("(A)"))
+    assert item.in_list and {"appropri", "secretari"} <= leads[id(item)]
+    assert not any(id(c) in leads for c in cands if c.text.startswith("The Secretary shall"))

@@ -268,3 +268,10 @@ def test_lexical_folder_holds_nothing_but_the_current_state(tmp_path: Path):
     folder = index.lexical_dir
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")], "temporary files left behind"
     assert LexicalIndex.load(folder).seq >= max(int(r["assay_seq"]) for r in index.manifest().values())
+
+
+def test_a_fiscal_year_written_fy2022_matches_fiscal_year_2022():
+    from assay.ingest.lexical import tokenize
+
+    assert "2022" in tokenize("How much was authorized for FY2022?")
+    assert set(tokenize("FY2022")) <= set(tokenize("fiscal year 2022 (FY 2022)"))
