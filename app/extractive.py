@@ -187,9 +187,10 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
     ptotal = sum(pweights.values())
     leads = _lead_ins(cands)
     for c in cands:  # a name the sentence meets through its title or heading counts as its own words
-        context = c.terms | (named & frozenset(tokenize(" ".join((c.passage.title, c.passage.heading))))) | leads.get(id(c), frozenset())
+        lead = leads.get(id(c), frozenset())
+        context = c.terms | (named & frozenset(tokenize(" ".join((c.passage.title, c.passage.heading))))) | lead
         c.lexical = sum(w for t, w in weights.items() if t in context) / total
-        c.pcov = sum(w for t, w in pweights.items() if t in c.terms or t in leads.get(id(c), ())) / ptotal if ptotal else 0.0
+        c.pcov = sum(w for t, w in pweights.items() if t in c.terms or t in lead) / ptotal if ptotal else 0.0
     # Embedding every sentence is the answer's main cost: score the most promising ones only
     # (term overlap first, then passage rank); the rest stay available to complete a list.
     order = sorted(range(len(cands)), key=lambda i: (-cands[i].lexical, cands[i].rank))
@@ -251,8 +252,11 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
         focus = set(tokenize(a.focus)) if a.focus else set()
         # a sentence whose asked-kind word introduces the items leads, even as a list line; then the
         # enumerating sentences outside lists
-        lead = max(answers, key=lambda c: (_enum_bonus(a, focus, c) > LIST_ENUM_BONUS, c.ev.carries >= 1.0 and not c.in_list,
-                                           c.score + _enum_bonus(a, focus, c)))
+        def rank(c: Candidate) -> tuple:
+            bonus = _enum_bonus(a, focus, c)
+            return bonus > LIST_ENUM_BONUS, c.ev.carries >= 1.0 and not c.in_list, c.score + bonus
+
+        lead = max(answers, key=rank)
     else:
         lead = max(answers, key=lambda c: (c.ev.carries, c.score) if a.atype == "description" else (c.score + 0.05 * c.ev.carries, 0))
     if _opens_list(lead):  # "… several challenges remain:" says nothing without the items it opens
@@ -340,11 +344,14 @@ def _lead_ins(cands: list[Candidate]) -> dict[int, frozenset]:
     item is read with it. A lead-in is the sentence just before the list that does not end in . ! ?"""
     out: dict[int, frozenset] = {}
     cache: dict[tuple[str, int], frozenset] = {}
+    groups: dict[str, list] = {}  # a passage's lists, found once for all of its items
     for c in cands:
         if not c.in_list:
             continue
         p = c.passage
-        group = next((g for g in list_groups(p) if any(x <= c.start < y for x, y in g)), None)
+        if p.chunk_id not in groups:
+            groups[p.chunk_id] = list_groups(p)
+        group = next((g for g in groups[p.chunk_id] if any(x <= c.start < y for x, y in g)), None)
         if group is None:
             continue
         key = (p.chunk_id, group[0][0])

@@ -484,16 +484,39 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
 _GOVERNMENT_BODY = re.compile(r"^(?:u\.s\. )?(?:department|ministry|secretary|office|bureau|agency) of (?:the )?(\w+)$")
 
 
+def _name_initials(words: list[str]) -> set[str]:
+    """The two acronyms of a name's words: of its capitalised words ("Department of Energy" -> DE)
+    and of all but "the"/"and" (-> DOE)."""
+    return {"".join(w[0] for w in words if w[0].isupper()),
+            "".join(w[0].upper() for w in words if w.lower() not in ("the", "and", "&"))}
+
+
 def initialisms(text: str) -> set[str]:
     """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE), and
     of any three to five words in a row ("liquefied natural gas" -> LNG)."""
     words = re.findall(r"[A-Za-z][\w’'-]*", text)
     out = {"".join(w[0] for w in words[i : i + n]).upper() for n in (3, 4, 5) for i in range(len(words) - n + 1)}
     for m in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|for|the|on|in|to|at|&)\s+(?:the\s+)?|\s+))+[A-Z][\w’'-]*", text):
-        words = m.group(0).split()
-        out.add("".join(w[0] for w in words if w[0].isupper()))
-        out.add("".join(w[0].upper() for w in words if w.lower() not in ("the", "and", "&")))
+        out |= _name_initials(m.group(0).split())
     return out
+
+
+_bodies_cache: dict[tuple, dict[str, list[str]]] = {}
+
+
+def _government_bodies(lex) -> dict[str, list[str]]:
+    """short name -> the corpus's government bodies of that name ("interior" -> ["Department Of The
+    Interior", …]), built once per state of the lexical index, not on every question."""
+    key = (id(lex), getattr(lex, "seq", 0), getattr(lex, "n_docs", 0))
+    if key not in _bodies_cache:
+        bodies: dict[str, list[str]] = {}
+        for k in lex.entities:
+            m = _GOVERNMENT_BODY.match(k)
+            if m:
+                bodies.setdefault(m.group(1), []).append(k.title())
+        _bodies_cache.clear()  # one index per process in practice: keep the latest only
+        _bodies_cache[key] = bodies
+    return _bodies_cache[key]
 
 
 def _aliases(c: Constraint, lex) -> list[str]:
@@ -502,12 +525,8 @@ def _aliases(c: Constraint, lex) -> list[str]:
     initials of the corpus's government bodies of that name ("Department of the Interior" -> DOI)."""
     names = [c.text] if len(c.text.split()) >= 2 else []
     if len(c.terms) == 1 and lex is not None and getattr(lex, "entities", None):
-        word = c.text.lower()
-        names += [k.title() for k in lex.entities if (m := _GOVERNMENT_BODY.match(k)) and m.group(1) == word]
-    out = set()
-    for n in names:
-        words = re.findall(r"[A-Za-z][\w’'-]*", n)
-        out |= {"".join(w[0] for w in words if w[0].isupper()), "".join(w[0] for w in words if w.lower() not in ("the", "and"))}
+        names += _government_bodies(lex).get(c.text.lower(), [])
+    out = {a for n in names for a in _name_initials(re.findall(r"[A-Za-z][\w’'-]*", n))}
     return sorted(t for a in out if 3 <= len(a) <= 6 for t in tokenize(a) if t not in c.terms)  # "DE", "MM": too ambiguous
 
 
