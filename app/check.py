@@ -264,11 +264,13 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
     return (0.85, "") if kind == "description" else (1.0, "")  # yes/no: the constraints and the relevance decide
 
 
-# What a use sentence says: "used in/for", "end use", "applications", "essential for …", "to make …".
+# What a use sentence says: "used in/for", "end use", "applications", "essential for …", "to make …",
+# "magnets power everything from …", "goes into", "technologies such as …".
 _USE = re.compile(r"\b(?:(?:are|is|was|were|be|being) used\b|used (?:in|for|to|by)\b|end[- ]uses?\b|uses? (?:in|include)\b|applications? (?:include|such as)\b|"
                   r"(?:essential|needed|necessary|required|critical|vital|key|important|indispensable) (?:for|to|in)\b|"
                   r"(?:for|in) (?:manufactur\w*|making|producing|the production of)\b|to (?:make|produce|manufacture|power|build)\b|"
-                  r"components? (?:of|in|for)\b)", re.I)
+                  r"components? (?:of|in|for)\b|\bpower(?:s|ed|ing)? (?:everything|our|the|electric|modern)\b|\bgo(?:es)? into\b|"
+                  r"\b(?:products|technologies|devices|goods) (?:such as|like|including)\b)", re.I)
 
 
 _LIGHT_VERBS = frozenset("be have do make want get take give say need use let put go come see consider regard view call deem "

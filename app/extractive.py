@@ -180,7 +180,7 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
     lex = engine.index.lexical()
     qterms = list(dict.fromkeys(tokenize(query)))  # the standalone query: a follow-up's carried subject counts
     own, carried = set(tokenize(typed_part(query))), carried_weight(query)  # a follow-up's carried context counts less when it has its own subject
-    weights = {t: lex.idf(t) * (1.0 if t in own else carried) for t in qterms}
+    weights = {t: lex.idf(t) * (1.0 if t in own else carried) for t in qterms if t not in a.excluded}  # "apart from X": X is not asked
     total = sum(weights.values()) or 1.0
     named = {t for k in a.constraints for t in k.terms}
     pweights = {t: lex.idf(t) for t in a.terms if t not in named}  # what is asked about the subject
@@ -242,6 +242,10 @@ def sentence_vectors(pool: list[Candidate], engine) -> np.ndarray:
 
 
 def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], cands: list[Candidate], t: Thresholds) -> Draft:
+    if a.excluded:  # "apart from catalysts, …": a sentence that names what is left out answers only when no other does
+        kept = [c for c in answers if not c.terms & a.excluded]
+        if kept:
+            answers, about = kept, [c for c in about if not c.terms & a.excluded]
     if a.atype == "list":
         listed = _best_list(a, about, cands, t)
         if listed:

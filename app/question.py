@@ -58,6 +58,7 @@ _YESNO_START = frozenset("is are was were do does did can could will would has h
 _DESCRIBE = re.compile(r"^\s*(?:tell me(?: more)? about|explain|describe|give me an overview of|what do you know about|summari[sz]e)\b", re.I)
 _WHY = re.compile(r"\b(?:why|how come|for what (?:purpose|reason)|what (?:is|was|are|were) the (?:purpose|reason|goal|aim)s?\b|what (?:reasons?|purposes?)\b)", re.I)
 _USE_Q = re.compile(r"\b(?:what|which|how)\b.*\b(?:used|use)\b(?:\s+(?:for|in)\b.*|\s*\??\s*$)|\b(?:what|which)\b.*\b(?:uses|applications|end uses?)\b", re.I)
+_EXCEPT = re.compile(r"\b(?:apart from|aside from|besides|other than|except(?: for)?|excluding|not counting)\s+([^,;?]+)", re.I)  # what the answer leaves out
 _FOR_AT_END = re.compile(r"\bwhat\b.*\bfor\s*\??\s*$", re.I)
 _YEAR = re.compile(r"(?<![\d$.,])(?:fy\s?)?((?:19|20)\d{2})(?:\s*[-–]\s*(\d{2,4}))?(?![\d%])", re.I)
 # Names that scope nothing in this corpus (every article is about the US and its government).
@@ -113,6 +114,7 @@ class Analysis:
     constraints: list[Constraint] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)  # content terms of the question (tokenize())
     corrected: dict[str, str] = field(default_factory=dict)  # misspelt word -> the index's word
+    excluded: frozenset = frozenset()  # terms the answer is to leave out ("apart from catalysts")
 
     @property
     def names(self) -> list[Constraint]:
@@ -164,7 +166,8 @@ def analyze(question: str, lex=None, typed: str | None = None) -> Analysis:
     _answer_type(doc, a)
     a.constraints = _constraints(doc, a, lex)
     wh_words = set(tokenize(a.wh))
-    a.terms = [t for t in dict.fromkeys(tokenize(text)) if t not in wh_words]
+    a.excluded = frozenset(t for m in _EXCEPT.finditer(text) for t in tokenize(m.group(1)) if t not in GENERIC_TERMS)
+    a.terms = [t for t in dict.fromkeys(tokenize(text)) if t not in wh_words and t not in a.excluded]
     if typed is not None:
         own = set(tokenize(typed))
         for c in a.constraints:
@@ -185,7 +188,13 @@ def _answer_type(doc, a: Analysis) -> None:
         a.atype, a.wh = "description", _DESCRIBE.match(text).group(0)
         return
     if _USE_Q.search(text) and not re.search(r"\bhow (?:much|many)\b", text, re.I):  # "what is X used for?", "how are X used?", "what are the uses of X?": an application, not a cause
-        a.atype, a.wh = "use", _USE_Q.search(text).group(0)
+        a.atype = "use"
+        start = _USE_Q.search(text).start()  # the asking phrase is its wh-word ("which industries"), not the whole
+        i = next(t.i for t in doc if t.idx >= start)  # clause, so that the subject and "use" stay what is asked about
+        noun = _noun_after(doc, i + 1) if low[i] in ("which", "what") and i + 1 < len(doc) and doc[i + 1].pos_ == "NOUN" else None
+        a.wh = doc[i : (noun.i + 1 if noun is not None else i + 1)].text
+        if noun is not None and noun.lemma_.lower() not in ("use", "application"):
+            a.focus = noun.lemma_.lower()
         return
     if _WHY.search(text) or (_FOR_AT_END.search(text) and "how" not in low):
         a.atype, a.wh = "reason", (_WHY.search(text).group(0) if _WHY.search(text) else "what … for")

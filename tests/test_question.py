@@ -101,6 +101,30 @@ def test_the_missing_part_is_said_as_a_clause():
     assert note == "They don't say where the ministerial will be held (no place is named)."
 
 
+def test_a_use_question_says_what_is_missing_as_a_clause():
+    """The asking phrase of a use question is its wh-word: the subject stays what is asked about."""
+    assert analyze("What are rare earth permanent magnets used in?").missing_note() == \
+        "They don't say what rare earth permanent magnets are used in (no use is given)."
+    assert analyze("How are rare earth magnets used?").asked() == "how rare earth magnets are used"
+    assert "magnet" in analyze("What are rare earth permanent magnets used in?").terms
+
+
+def test_what_the_question_leaves_out_is_not_asked():
+    a = analyze("Apart from catalysts, what are rare earths used for in the US?")
+    assert a.atype == "use" and a.excluded == {"catalyst"} and "catalyst" not in a.terms
+    assert analyze("What are rare earths used for, other than catalysts?").excluded == {"catalyst"}
+    assert not analyze("What are rare earths used for?").excluded
+
+
+def test_apart_from_one_use_the_answer_gives_the_others(corpus_engine):
+    from assay.app.answer import answer
+
+    a = answer("Apart from catalysts, what are rare earths used for in the US?", [], engine=corpus_engine)
+    quoted = " ".join(s.text for s in a.sentences if s.kind != "note")
+    assert not a.abstained and "ceramics" in quoted, a.text
+    assert "catalyst" not in quoted.lower(), a.text
+
+
 def test_a_use_question_is_answered_by_a_use_not_by_a_purpose_clause(corpus_engine):
     """"What are X used for?" wants an application ("end use", "used in"), not any "to …" clause."""
     from assay.app.answer import answer
@@ -108,6 +132,8 @@ def test_a_use_question_is_answered_by_a_use_not_by_a_purpose_clause(corpus_engi
     a = answer("What are rare earth elements used for?", [], engine=corpus_engine)
     assert not a.abstained and a.sentences[0].kind == "answer"
     assert any(w in a.sentences[0].text.lower() for w in ("end use", "used in", "used for", "essential for", "manufactur")), a.text
+    magnets = answer("What are rare earth permanent magnets used in?", [], engine=corpus_engine)  # "magnets power everything from …"
+    assert magnets.status == "answered" and "wind turbines" in magnets.sentences[0].text, magnets.text
 
 
 @pytest.mark.parametrize("typed, written", [
