@@ -299,6 +299,18 @@ def _index_of(low: list[str], first: tuple[str, ...], second: tuple[str, ...] | 
     return None
 
 
+def _is_english(t) -> bool:
+    """An English word, inflected ("runs") or compounded ("landmines") as typed."""
+    from ..ingest.nlp import english_words
+
+    english = english_words()
+    w = t.lower_
+    if w in english or t.lemma_.lower() in english:
+        return True
+    stem = t.lemma_.lower()
+    return any(stem[:i] in english and stem[i:] in english for i in range(4, len(stem) - 3))
+
+
 def _noun_after(doc, start: int):
     """The head noun of the phrase starting at `start` ("how many [new] EVs", "how much lithium")."""
     noun = None
@@ -409,18 +421,17 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
                 continue
             while run and run[-1].lower_ in ("of", "and", "for", "the"):
                 run.pop()
+            while len(run) > 1 and run[-1].pos_ == "NOUN" and any(x.pos_ == "PROPN" for x in run[:-1]):
+                run.pop()  # "lobito railway": the corpus capitalises "railway" inside names only; the name is "lobito"
             if run and not (len(run) == 1 and run[0].lower_ in _QUESTION_START):
                 start, end = run[0].idx, run[-1].idx + len(run[-1].text)
                 add(doc.text[start:end], "thing", start, end, priority=3)
             run = []
     # 1c. words neither the corpus nor English knows are names ("iluka" typed in lowercase)
     if lex is not None and getattr(lex, "words", None):
-        from ..ingest.nlp import english_words
-
-        english = english_words()
         for t in doc:
             w = t.lower_
-            if (t.is_alpha and len(w) >= 4 and w not in lex.words and w not in english and w not in _QUESTION_START
+            if (t.is_alpha and len(w) >= 4 and w not in lex.words and not _is_english(t) and w not in _QUESTION_START
                     and w.rstrip("s") not in _QUESTION_START and w.rstrip("s") not in ("that", "it", "there", "here")):
                 add(t.text, "thing", t.idx, t.idx + len(t.text), priority=3)
     # 2. spaCy's entities in the question
