@@ -391,8 +391,7 @@ class _Entities(Mapping):
 
 
 class _Capitals(Mapping):
-    """word -> share of its mid-sentence uses that are capitalised (words used there at all: a name
-    the corpus mentions once, "Lynas USA", is still a name when typed in lowercase)."""
+    """word -> share of its mid-sentence uses that are capitalised (words used at least twice there)."""
 
     def __init__(self, lex: "LexicalIndex"):
         self._lex = lex
@@ -402,17 +401,17 @@ class _Capitals(Mapping):
         if i is None or i >= len(self._lex.wstat):
             raise KeyError(word)
         _uses, total, upper = self._lex.wstat[i]
-        if total < 1 or not upper:
+        if total < 2 or not upper:
             raise KeyError(word)
         return round(float(upper) / float(total), 3)
 
     def __iter__(self):
         st = self._lex.wstat
-        return (w for i, w in enumerate(self._lex.wvocab.items) if i < len(st) and st[i, 1] >= 1 and st[i, 2] > 0)
+        return (w for i, w in enumerate(self._lex.wvocab.items) if i < len(st) and st[i, 1] >= 2 and st[i, 2] > 0)
 
     def __len__(self) -> int:
         st = self._lex.wstat
-        return int(((st[:, 1] >= 1) & (st[:, 2] > 0)).sum())
+        return int(((st[:, 1] >= 2) & (st[:, 2] > 0)).sum())
 
 
 class _Words(Mapping):
