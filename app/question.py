@@ -187,10 +187,10 @@ def _answer_type(doc, a: Analysis) -> None:
     if _DESCRIBE.match(text):
         a.atype, a.wh = "description", _DESCRIBE.match(text).group(0)
         return
-    if _USE_Q.search(text) and not re.search(r"\bhow (?:much|many)\b", text, re.I):  # "what is X used for?", "how are X used?", "what are the uses of X?": an application, not a cause
+    if (use := _USE_Q.search(text)) and not re.search(r"\bhow (?:much|many)\b", text, re.I):  # "what is X used for?", "how are X used?", "what are the uses of X?": an application, not a cause
         a.atype = "use"
-        start = _USE_Q.search(text).start()  # the asking phrase is its wh-word ("which industries"), not the whole
-        i = next(t.i for t in doc if t.idx >= start)  # clause, so that the subject and "use" stay what is asked about
+        # the asking phrase is its wh-word ("which industries"), not the whole clause, so that the subject and "use" stay what is asked about
+        i = next(t.i for t in doc if t.idx >= use.start())
         noun = _noun_after(doc, i + 1) if low[i] in ("which", "what") and i + 1 < len(doc) and doc[i + 1].pos_ == "NOUN" else None
         a.wh = doc[i : (noun.i + 1 if noun is not None else i + 1)].text
         if noun is not None and noun.lemma_.lower() not in ("use", "application"):
@@ -304,10 +304,9 @@ def _is_english(t) -> bool:
     from ..ingest.nlp import english_words
 
     english = english_words()
-    w = t.lower_
-    if w in english or t.lemma_.lower() in english:
-        return True
     stem = t.lemma_.lower()
+    if t.lower_ in english or stem in english:
+        return True
     return any(stem[:i] in english and stem[i:] in english for i in range(4, len(stem) - 3))
 
 
