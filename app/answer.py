@@ -17,6 +17,7 @@ from typing import Iterator
 
 from ..ingest.lexical import tokenize
 from . import limits, rewrite
+from .check import answer_name
 from .extractive import Draft, cite, write
 from .question import analyze
 from .retrieve import Engine, Filters
@@ -81,9 +82,11 @@ def stream_answer(
 
         query = condense_question(parse_spec(llm), question, history, settings=engine.settings)
         if not rewrite.acceptable(question, history, query):  # a claim, an answer, a lost word: not searched
-            query = rewrite.standalone(question, history, specificity=_specificity(engine))
+            query = rewrite.standalone(question, history, specificity=_specificity(engine),
+                                       answer=_answer_name(question, history, k, engine, filters))
     else:
-        query = rewrite.standalone(question, history, specificity=_specificity(engine))
+        query = rewrite.standalone(question, history, specificity=_specificity(engine),
+                                   answer=_answer_name(question, history, k, engine, filters))
     passages = engine.retrieve(query, k=k, filters=filters, timings=timings)
     t1 = time.perf_counter()
     if not passages:
@@ -113,6 +116,26 @@ def from_draft(question: str, query: str, passages: list[Passage], draft: Draft)
     text, sentences, citations = cite(draft)
     return Answer(question=question, query=query, text=text, sentences=sentences, citations=citations, passages=passages,
                   status=draft.status, missing=draft.missing, confidence=draft.confidence, reason=draft.reason)
+
+
+def _answer_name(question: str, history: list[str] | None, k: int, engine: Engine, filters: Filters | None) -> str | None:
+    """The company or person that answered the last turn, when `question` may refer to it by a
+    pronoun ("who got the $102 million loan?" -> Syrah Resources, so "where's their plant?" asks
+    where Syrah's plant is). The conversation holds user turns only, so the last turn is answered
+    again (its own pronouns resolved as usual); None when it asked for no one or went unanswered."""
+    if not history or not rewrite.may_name_answer(question):
+        return None
+    query = rewrite.standalone(history[-1], history[:-1], specificity=_specificity(engine))
+    lex = engine.index.lexical()
+    analysis = analyze(query, lex, typed=history[-1] if query != history[-1] else None)
+    if analysis.atype not in ("person", "organization"):
+        return None
+    passages = engine.retrieve(query, k=k, filters=filters)
+    draft = write(analysis, query, passages, engine) if passages else None
+    if not draft or draft.status != "answered" or not draft.chosen:
+        return None
+    lead = draft.chosen[0]
+    return answer_name(analysis, lead.text, lead.ents, "PERSON" if rewrite.personal(question) else "ORG") or None
 
 
 def _specificity(engine: Engine):

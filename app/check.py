@@ -43,15 +43,22 @@ _CAUSAL = re.compile(
     r"to protect|to diversify|to expand|to boost|to counter|to meet|to create|to lower|to improve|to facilitate|to foster|"
     r"to bolster|to mitigate|to prevent|to avoid|to make|to develop|to establish|to provide|to encourage|to attract|"
     r"to spur|to unlock|to catalyze|to deepen|to enhance|to coordinate|to identify|to demonstrate|to test)\b", re.I)
-_GOVERNMENT = re.compile(r"^(?:the\s+)?(?:u\.?s\.?|united states|federal|national|department|office|agency|administration|bureau|"
+# A government body, by its first word or its last ("the Environmental Protection Agency")
+_GOVERNMENT = re.compile(r"^(?:.*\b(?:agency|department|administration|bureau|commission|ministry)$|(?:the\s+)?(?:u\.?s\.?|united states|federal|national|department|office|agency|administration|bureau|"
                          r"commission|council|ministry|government|senate|house|congress|secretary|state of|export|"
-                         r"international development|development finance|european|g7|white house)\b", re.I)
+                         r"international development|development finance|european|g7|white house)\b)", re.I)
 # Three or more items: "cobalt, graphite, lithium, and nickel"; "semiconductor manufacturing and
 # advanced packaging; large capacity batteries; … and pharmaceuticals"; long named items too.
 _ENUM = re.compile(r"(?:[^,;:]{1,120},\s*){2,}(?:and|or)\s+\w|(?:[^;:]{1,200};\s*){2,}(?:and|or)\s+\w", re.I)
 _RANGE = re.compile(r"\b((?:19|20)\d{2})\s*[-–]\s*(\d{2}|(?:19|20)\d{2})\b")
-_DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:means|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:means|refers to)\b)", re.I)
+_DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:(?:shall )?means?|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:(?:shall )?means?|refers to)\b)", re.I)
+_TERM_DEFINED = re.compile(r"\bthe terms?\s+[“\"‘']([^”\"’']{1,80})[”\"’']", re.I)  # which term a definition defines
 _PLACE = frozenset({"GPE", "LOC", "FAC"})
+# An office named for its holder: "the Secretary of Commerce", "the Assistant to the President for National Security Affairs"
+_OFFICE = re.compile(r"\b(?:Secretary|Minister|Administrator|Director|Chair(?:man|woman|person)?|Ambassador|Attorney General|"
+                     r"Trade Representative|Assistant to the President)(?:\s+(?:of|for)\s+(?:the\s+)?[A-Z][\w&’'-]*"
+                     r"(?:\s+(?:and\s+|of\s+)?[A-Z][\w&’'-]*)*)?")
+_OFFICE_FOCUS = frozenset("official officer secretary minister administrator director head chair member leader".split())
 _COUNTRY_OR_BODY = frozenset("partner ally member participant supplier buyer customer investor signatory".split())
 SIMILAR_FOCUS = 0.58  # word embedding cosine: "jobs"/"workers" 0.66, "people"/"employees" 0.59, "jobs"/"projects" 0.56
 _GROUP_LABELS = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE, "thing": {"PRODUCT", "EVENT", "LAW", "WORK_OF_ART"}}
@@ -139,8 +146,8 @@ def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
         return False
     if c.group == "norp":  # "Australian" is met by "Australia's", "Pakistani" by "Pakistan"
         return any(t in context or any(w.startswith(t[: max(4, len(t) - 3)]) for w in context) for t in c.terms)
-    if all(t in context for t in c.terms):
-        return len(c.terms) != 2 or _together(c.terms, raw)  # two common words must stand together: "Energy Fuels"
+    if all(t in context for t in c.terms) and (len(c.terms) != 2 or _together(c.terms, raw)):
+        return True  # two common words must stand together: "Energy Fuels"
     if len(c.terms) >= 3 and sum(t in context for t in c.terms) >= len(c.terms) - 1:
         return True  # "the C5+1 Critical Minerals Dialogue" vs "the C5+1 Dialogue on critical minerals"
     if acronyms_met(c, context, raw):
@@ -184,6 +191,47 @@ def _alternative(c: Constraint, sentence: str, ents, a: Analysis) -> str:
 # ---------------------------------------------------------------- the answer type
 
 
+def _new_name(a: Analysis):
+    """A test: is a name not one the question itself gives ("General Electric" is the question's "GE")?"""
+    named = {t for c in a.constraints if c.kind == "name" for t in tokenize(c.text)}
+    asked_acronyms = {w for c in a.constraints for w in re.findall(r"\b[A-Z]{2,6}\b", c.text)}
+
+    def new(text: str) -> bool:
+        if set(tokenize(text)) <= named:
+            return False
+        words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.lower() not in ("the", "of", "and", "for")]
+        return "".join(w[0].upper() for w in words) not in asked_acronyms
+    return new
+
+
+def answer_name(a: Analysis, sentence: str, ents, label: str) -> str:
+    """The name of kind `label` (ORG, PERSON) that answers `a` in `sentence`, one the question does
+    not give; "" when there is none. For ORG: a company before a government body ("the Department …
+    has awarded MP Materials $35 million" -> MP Materials), then a proper-noun run the small model
+    did not tag, then a name it took for a person ("Syrah Resources"), then the government body."""
+    new = _new_name(a)
+    named = [(sentence[s:e], lab) for s, e, lab in ents if new(sentence[s:e])]
+    if label != "ORG":
+        return next((t for t, lab in named if lab == label), "")
+    orgs = [t for t, lab in named if lab == "ORG"]
+    company = next((t for t in orgs if not _GOVERNMENT.match(t)), "")
+    if company:
+        return company
+    from ..ingest.nlp import parse
+
+    run: list = []
+    for t in [*parse(sentence), None]:
+        if (t is not None and t.i > 0 and t.text[:1].isupper() and t.pos_ in ("PROPN", "NOUN")
+                and not any(s <= t.idx < e for s, e, _lab in ents)):
+            run.append(t)  # untagged: inside no entity the model did find
+            continue
+        text = sentence[run[0].idx : run[-1].idx + len(run[-1].text)] if run else ""
+        if any(x.pos_ == "PROPN" for x in run) and new(text) and not _GOVERNMENT.match(text):
+            return text
+        run = []
+    return next((t for t, lab in named if lab == "PERSON"), orgs[0] if orgs else "")
+
+
 def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, heading: str = "", similar=None) -> tuple[float, str]:
     kind = a.atype
     labels = [label for _s, _e, label in ents]
@@ -214,15 +262,7 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
         return (0.5, spans["DATE"]) if "DATE" in labels else (0.0, "")
     if kind == "quantity":
         return _quantity(a, sentence, ents, similar)
-    named = {t for c in a.constraints if c.kind == "name" for t in tokenize(c.text)}
-    asked_acronyms = {w for c in a.constraints for w in re.findall(r"\b[A-Z]{2,6}\b", c.text)}
-
-    def new(text: str) -> bool:
-        """Not a name the question itself gives ("General Electric" is the question's "GE")."""
-        if set(tokenize(text)) <= named:
-            return False
-        words = [w for w in re.findall(r"[A-Za-z][\w’'-]*", text) if w.lower() not in ("the", "of", "and", "for")]
-        return "".join(w[0].upper() for w in words) not in asked_acronyms
+    new = _new_name(a)
     if kind in ("person", "organization", "place"):
         want = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE}[kind]
         if kind == "organization" and a.focus in _COUNTRY_OR_BODY:
@@ -242,6 +282,10 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
                 return 1.0, text
             if kind == "person" and label == "ORG" and fresh and a.wh in ("who", "whom"):
                 best = max(best, (0.8, text))  # "who mines bastnaesite?": a company can be the "who"
+        if kind == "person" and best[0] < 1.0:  # "the Secretary of Defense shall submit …": a person by office
+            office = next((m.group(0) for m in _OFFICE.finditer(sentence) if new(m.group(0))), "")
+            if office:
+                return (1.0 if a.focus in _OFFICE_FOCUS else max(best[0], 0.8)), office
         return best
     if kind == "reason":
         m = _CAUSAL.search(sentence)
@@ -260,6 +304,10 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
             return 1.0, ""
         return 0.5, ""
     if kind == "description" and _DEFINES.search(sentence):
+        term = _TERM_DEFINED.search(sentence)
+        asked = {t for c in a.names for t in c.terms} or set(a.terms)  # what is to be defined
+        if term and not set(tokenize(term.group(1))) & asked:
+            return 0.85, ""  # the definition of another term
         return 1.0, ""  # "The term “X” means …", "X is a …": the definition leads
     return (0.85, "") if kind == "description" else (1.0, "")  # yes/no: the constraints and the relevance decide
 

@@ -27,6 +27,7 @@ from ..ingest.lexical import tokenize
 from ..ingest.split import sentence_spans
 from .check import Evidence, check, contrary_change
 from .question import Analysis
+from .retrieve import next_chunk_id
 from .rewrite import carried_weight, typed_part
 from .schema import Citation, Passage, Sentence
 
@@ -125,9 +126,16 @@ def write(a: Analysis, query: str, passages: list[Passage], engine, t: Threshold
 def score(a: Analysis, query: str, passages: list[Passage], engine) -> Scored:
     """The expensive half of the writer: candidate sentences, their relevance and answer checks."""
     cands = candidates(passages)
+    follows = _list_continuations(passages, engine)
+    if follows:
+        fetched = {id(q) for q in follows}
+        more = [c for c in candidates([*passages, *follows]) if id(c.passage) in fetched]
+        for c in more:
+            c.rank += len(passages)
+        cands += more
     if not cands:
         return Scored(cands, Draft("abstained", reason="no quotable sentence in the passages"))
-    missing = _names_nowhere(a, passages, engine.index.lexical())
+    missing = _names_nowhere(a, passages, engine.index.lexical(), engine.index.article_text)
     if missing:
         names = ", ".join(missing)
         return Scored(cands, Draft("abstained", missing=missing, reason=f"the articles found do not mention {names}",
@@ -171,7 +179,9 @@ def decide(a: Analysis, scored: Scored, t: Thresholds = THRESHOLDS) -> Draft:
     best = max(pool, key=lambda c: c.score)
     unmet = [c.text for c in best.ev.unmet if c.required]
     if unmet:
-        return Draft("abstained", missing=unmet, reason=f"no passage is about {', '.join(unmet)} (best sentence score {best.score:.2f})")
+        names = ", ".join(unmet)
+        return Draft("abstained", missing=unmet, reason=f"no passage is about {names} (best sentence score {best.score:.2f})",
+                     notes=[f"The articles don't say anything about {names}."])
     return Draft("abstained", missing=[asked], reason=f"weak support (best sentence score {best.score:.2f})")
 
 
@@ -318,23 +328,33 @@ def _conflict(a: Analysis, pool: list[Candidate], lex_idf, t: Thresholds) -> tup
     return best
 
 
-def _names_nowhere(a: Analysis, passages: list[Passage], lex) -> list[str]:
+def _names_nowhere(a: Analysis, passages: list[Passage], lex, article_text=None) -> list[str]:
     """Required names of the question that no retrieved passage mentions at all: none of their
-    words, or not their most distinctive word ("Iluka Resources" where only "resources" occurs)."""
+    words, or not their most distinctive word ("Iluka Resources" where only "resources" occurs).
+    A name the whole article may meet (a follow-up's carried name, a setting, "EO 14415") may be
+    anywhere in the passages' articles (`article_text`: article id -> its text)."""
     from .check import acronyms_met
 
     have: set[str] = set()
     for p in passages:
         have.update(tokenize(" ".join((p.title, p.heading, p.text, p.publisher))))
     raw = " . ".join(" . ".join((p.title, p.text)) for p in passages)
+    wide = [c for c in a.names if c.required and c.article_wide]
+    if wide and article_text is not None:
+        texts = [article_text(i) or "" for i in dict.fromkeys(p.article_id for p in passages)]
+        have_wide, raw_wide = have | set(tokenize(" ".join(texts))), raw + " . " + " . ".join(texts)
     out = []
     for c in a.names:
         if not c.required:
             continue
-        present = sum(t in have for t in c.terms)
+        if c.article_wide and article_text is not None:
+            have_c, raw_c = have_wide, raw_wide
+        else:
+            have_c, raw_c = have, raw
+        present = sum(t in have_c for t in c.terms)
         rarest = max(c.terms, key=lambda t: lex.idf(t) if t in lex else 99.0)
-        if present == 0 or (len(c.terms) >= 2 and (present / len(c.terms) < 0.5 or rarest not in have)):
-            if not acronyms_met(c, frozenset(have), raw):
+        if present == 0 or (len(c.terms) >= 2 and (present / len(c.terms) < 0.5 or rarest not in have_c)):
+            if not acronyms_met(c, frozenset(have_c), raw_c):
                 out.append(c.text)
     return out
 
@@ -439,7 +459,7 @@ def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: T
     items = expand_list(max(best_group, key=lambda c: c.score), about, cands)
     if not items:
         return None
-    head = items[0] if not items[0].in_list else None
+    head = items[0] if not items[0].in_list or _opens_list(items[0]) else None
     return head, [c for c in items if c is not head]
 
 
@@ -472,13 +492,45 @@ def expand_list(lead: Candidate, about: list[Candidate], cands: list[Candidate])
         if not (inside or opens):
             continue
         head = lead if opens else next((x for x in cands if x.passage is p and 0 <= group[0][0] - x.end <= 3), None)
+        if inside:  # a nested list: the item that opens it ("… the following clean energy components:") leads its own items
+            at = next(i for i, (a, b) in enumerate(group) if a <= lead.start < b)
+            nested = [i for i in range(at + 1) if p.text[group[i][0] - p.char_start : group[i][1] - p.char_start].rstrip().endswith(":")]
+            if nested:
+                a, b = group[nested[-1]]
+                head = next((x for x in cands if x.passage is p and a <= x.start < b), head)
+                group = group[nested[-1] + 1 :]
         items = []
         for a, b in group[:MAX_LIST_ITEMS]:
             first = next((x for x in cands if x.passage is p and a <= x.start < b), None)
             if first is not None:
                 items.append(first)
+        nxt = next_chunk_id(p.chunk_id)
+        q = next((x.passage for x in cands if x.passage.chunk_id == nxt), None)
+        if q is not None and group and group[-1][1] >= p.char_end - 2:  # the list runs on in the next chunk
+            lines = next(iter(list_groups(q)), [])
+            for a, b in lines[: MAX_LIST_ITEMS - len(items)] if lines and lines[0][0] <= q.char_start + 2 else ():
+                first = next((x for x in cands if x.passage is q and a <= x.start < b), None)
+                if first is not None:
+                    items.append(first)
         return ([head] if head is not None else []) + items
     return None
+
+
+def _list_continuations(passages: list[Passage], engine) -> list[Passage]:
+    """The next chunk of each passage whose last list runs to its end (chunking cut the list), where
+    that chunk was not itself retrieved: the rest of the list may be there."""
+    have = {p.chunk_id for p in passages}
+    out: list[Passage] = []
+    following = getattr(engine, "following", None)
+    for p in passages:
+        groups = list_groups(p)
+        if following is None or not groups or groups[-1][-1][1] < p.char_end - 2:
+            continue
+        nxt = following(p)
+        if nxt is not None and nxt.chunk_id not in have:
+            have.add(nxt.chunk_id)
+            out.append(nxt)
+    return out
 
 
 def _with_continuations(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:

@@ -77,6 +77,14 @@ _SOURCE = re.compile(r"\b(?:according to|per|as reported (?:by|in)|in (?:the|its
 _SETTING = re.compile(r"\b(?:(?:at|during|on the sidelines of)\s+(?:the\s+)?[\w\s.&'’+-]*?\b(?:event|summit|meeting|ministerial|"
                       r"conference|forum|dialogue|visit|trip|dinner|ceremony|session|gathering)s?|mentioned in\s+(?:the\s+)?[\w\s.&'’+-]*?"
                       r"\b(?:plan|statement|declaration|fact sheet|report|order|communiqu[ée]|agreement|framework|strategy))\b", re.I)
+# A document named by its kind and number ("EO 14415", "Executive Order 14017", "Proclamation 10962"):
+# met anywhere in that document (its number stands at its top). Its kind alone ("the offshore
+# minerals EO") names no one: it is "the order".
+_DOCUMENT = re.compile(r"(?:E\.?\s?O\.?|executive orders?|proclamations?|(?:presidential|national security) memorand(?:um|a)|"
+                       r"public laws?|P\.\s?L\.)(?:\s+(?:no\.?\s*)?(?P<number>\d[\d-]*))?", re.I)
+# "Biden's 2021 supply chain executive order": whose document it is, met anywhere in it (its signature)
+_AUTHOR_OF = re.compile(r"['’]s(?:\s+[\w-]+){0,5}?\s+(?:order|proclamation|memorandum|fact sheet|statement|plan|report|"
+                        r"strategy|framework|remarks|speech|address)s?\b", re.I)
 _NAME_LABELS = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",
                 "NORP": "norp", "PRODUCT": "thing", "EVENT": "thing", "LAW": "thing", "WORK_OF_ART": "thing"}
 
@@ -299,6 +307,17 @@ def _index_of(low: list[str], first: tuple[str, ...], second: tuple[str, ...] | 
     return None
 
 
+def _corpus_name(word: str, lex) -> bool:
+    """A word of the corpus that is a name: mostly capitalised mid-sentence there, or (too rare to
+    tell) no English word, inflected or not ("twigg", not "forces")."""
+    from ..ingest.nlp import parse
+
+    share = lex.capitals.get(word)
+    if share is not None:
+        return share >= CAPITAL_SHARE
+    return not _is_english(parse(word)[0])
+
+
 def _is_english(t) -> bool:
     """An English word, inflected ("runs") or compounded ("landmines") as typed."""
     from ..ingest.nlp import english_words
@@ -380,6 +399,9 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             return  # "FY2024 and FY2025" are years (below), "March" a month
         if any(s < end and start < e for s, e in taken):
             return
+        document = _DOCUMENT.fullmatch(text.strip())
+        if document and not document.group("number"):
+            return
         if key in GENERIC_NAMES or all(w in GENERIC_NAMES for w in key.split()):
             taken.append((start, end))  # "US reserves": worth preferring, scopes nothing on its own here
             out.append(Constraint(text=text.strip(), kind="name", group=group, required=False, terms=tokenize(text)))
@@ -394,7 +416,8 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             return
         taken.append((start, end))
         out.append(Constraint(text=text.strip(), kind="name", group=group, required=required or (group == "norp" and not in_source), terms=terms,
-                              setting=any(s <= start and end <= e for s, e in settings)))
+                              setting=bool(document) or bool(_AUTHOR_OF.match(doc.text, end))
+                              or any(s <= start and end <= e for s, e in settings)))
 
     # 1. the index's own entity vocabulary, matched on words whatever their case (longest first)
     if lex is not None and getattr(lex, "entities", None):
@@ -613,9 +636,13 @@ def _corrections(text: str, lex) -> dict[str, str]:
     out = {}
     for m in re.finditer(r"[A-Za-z][a-z]{3,}", text):
         word = m.group(0)
-        if word.lower() in english:
+        # a capitalised English word the corpus never uses may be a misspelt name ("Twig" for Twigg)
+        as_name = word[0].isupper() and m.start() > 0 and word.lower() not in lex.words
+        if word.lower() in english and not as_name:
             continue
-        fix = lex.spell(word.lower()) if hasattr(lex, "spell") else None
+        fix = lex.spell(word.lower(), shortest=4 if as_name else 5) if hasattr(lex, "spell") else None
+        if fix and word.lower() in english and not _corpus_name(fix, lex):
+            continue  # an English word is only ever corrected to a name ("Forest" stays, never "forces")
         if fix and fix != word.lower():
             out[word] = fix if word.islower() else fix.capitalize()
     return out

@@ -112,6 +112,12 @@ def _passage(cid: str, doc: str, meta: dict) -> Passage:
     )
 
 
+def next_chunk_id(chunk_id: str) -> str | None:
+    """The id of the article's next chunk: chunk ids end in their index in the article ("…-0006")."""
+    stem, _, index = chunk_id.rpartition("-")
+    return f"{stem}-{int(index) + 1:0{len(index)}d}" if stem and index.isdigit() else None
+
+
 def _spans(value: str | None) -> list[tuple[int, int]]:
     """"12-40;90-120" (article offsets, as the index stores them) -> [(12, 40), (90, 120)]."""
     if not value:
@@ -210,6 +216,16 @@ class Engine:
                 while len(self._late) > 5000:
                     self._late.popitem(last=False)
         return _passage(cid, doc, meta)
+
+    def following(self, p: Passage) -> Passage | None:
+        """The chunk after `p` in its article (a list that runs past the end of `p` goes on there), or None."""
+        cid = next_chunk_id(p.chunk_id)
+        if cid is None:
+            return None
+        got = self.index.chunks.get(ids=[cid], include=["documents", "metadatas"])
+        if not got["ids"] or got["metadatas"][0].get("article_id") != p.article_id:
+            return None
+        return self._passage(cid, got["documents"][0], got["metadatas"][0])
 
     def sentence_vectors(self, chunk_id: str) -> np.ndarray | None:
         """The chunk's sentence vectors computed at ingest (one per sentence_spans(text)), or None."""

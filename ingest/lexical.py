@@ -657,15 +657,15 @@ class LexicalIndex:
             m &= lay.published <= until
         return m
 
-    def spell(self, word: str) -> str | None:
+    def spell(self, word: str, shortest: int = 5) -> str | None:
         """The corpus word one edit away from `word` when the corpus does not have `word` itself.
 
         Edits are deletions on either side (so insertions, deletions, substitutions and adjacent
         transpositions: "califronia" -> "california", "departmnet" -> "department"); the most
-        frequent wins. None when `word` is known, shorter than five letters, or has no near word.
+        frequent wins. None when `word` is known, shorter than `shortest` letters, or has no near word.
         """
         word = word.lower()
-        if len(word) < 5 or not word.isalpha() or word in self.words or not len(self.words):
+        if len(word) < shortest or not word.isalpha() or word in self.words or not len(self.words):
             return None
         if getattr(self, "_deletes_at", None) is not self._layout or not hasattr(self, "_deletes"):
             index: dict[str, list[str]] = {}

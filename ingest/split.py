@@ -258,8 +258,12 @@ def split_article(article: Article, counter: TokenCounter, chunk_tokens: int = 2
 
     chunks: list[Chunk] = []
     base = hashlib.sha1(article.id.encode("utf-8")).hexdigest()[:8] + article.content_hash[:12]
+    leads = _list_leads(article)
     for heading, spans in raw:
         start, end = spans[0][0], spans[-1][1]
+        lead = leads.get(start)
+        if lead and lead[1] <= start:  # a chunk that starts inside a list, after its lead-in sentence
+            heading = "\n".join(x for x in (heading, text[lead[0] : lead[1]]) if x)
         body = text[start:end]
         embed = _prefix(title_for_prefix, heading) + "\n" + body
         chunks.append(Chunk("", article.id, 0, body, start, end, heading, embed, 0))
@@ -270,6 +274,26 @@ def split_article(article: Article, counter: TokenCounter, chunk_tokens: int = 2
         c.id = f"{base}-{i:04d}"
         c.furniture = _inside(furniture, c.start, c.end)
     return chunks
+
+
+def _list_leads(article: Article, max_chars: int = 300) -> dict[int, tuple[int, int]]:
+    """Each sentence of a list item -> the span of the paragraph that introduces the list ("… to
+    “Make Buy American Real” by:"). A chunk that starts inside the list, past its lead-in, keeps the
+    lead-in as part of its heading: it says what the items are (and names them) for the writer's
+    checks and for the embedding."""
+    out: dict[int, tuple[int, int]] = {}
+    lead = None
+    for b in article.blocks:
+        if b.kind == "para":
+            body = article.text[b.start : b.end].rstrip()
+            lead = (b.start, b.start + len(body)) if body.endswith(":") and len(body) <= max_chars else None
+        elif b.kind == "item":
+            if lead:
+                for a, _e in sentence_spans(article.text, b.start, b.end):
+                    out[a] = lead
+        elif b.kind != "furniture":
+            lead = None
+    return out
 
 
 def _inside(blocks: list[Block], start: int, end: int) -> list[tuple[int, int]]:

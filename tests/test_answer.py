@@ -85,6 +85,15 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     assert "Canada" in ans.text and not ans.abstained
 
 
+def test_a_pronoun_after_a_who_question_stands_for_its_answer(corpus_engine):
+    """"their" after "who got the award?" is the company that got it (MP Materials, which the
+    small model does not tag), not a noun of the question; the standalone query shows it."""
+    history = ["who got the $35 million defense award for rare earth processing?"]
+    ans = answer("where is their facility?", history, engine=corpus_engine)
+    assert ans.query.startswith("where is MP Materials' facility?"), ans.query
+    assert "Mountain Pass" in ans.text and not ans.abstained
+
+
 @pytest.mark.parametrize("question", [
     "What is the population of Mars colony Alpha?",
     "Which rare earth company did Elon Musk buy in 2024?",

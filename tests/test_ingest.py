@@ -128,6 +128,22 @@ def test_a_giant_sentence_is_cut_not_truncated():
     assert "word899" in chunks[-1].text and "word0 " in chunks[0].text
 
 
+def test_a_chunk_that_starts_inside_a_list_keeps_the_lists_lead_in_as_its_heading(tmp_path):
+    """Items far down a list still say what they are items of ("… “Make Buy American Real” by:"):
+    the writer meets the lead-in's names through the chunk's heading."""
+    model = load_model("all-MiniLM-L6-v2")
+    counter = TokenCounter(model.tokenizer, model.max_seq_length)
+    lead = "Today’s final rule will deliver on the commitment to “Make Buy American Real” by:"
+    items = "\n".join(f"- Raising threshold number {i} for component parts made here, with a phased schedule "
+                      f"that gives manufacturers time to adjust their supply chains." for i in range(14))
+    (tmp_path / "rule.md").write_text(f"# Made in America\n\nThe rule was published today.\n\n{lead}\n\n{items}\n\nAfter the list.\n")
+    chunks = split_article(load_article(tmp_path / "rule.md"), counter, chunk_tokens=120)
+    inside = [c for c in chunks if c.text.startswith("Raising threshold number") and lead not in c.text]
+    assert inside, [c.text[:40] for c in chunks]
+    assert all(c.heading.endswith(lead) and lead in c.embed_text for c in inside)
+    assert all(lead not in c.heading for c in chunks if not c.text.startswith("Raising"))  # not past the list
+
+
 def _bad_inputs(folder: Path) -> dict[str, str]:
     """file name -> expected words in its error line."""
     from pypdf import PdfWriter

@@ -117,3 +117,32 @@ def test_no_text_defect_reaches_an_answer_of_the_development_set(dev_engine):
         assert len({(c.article_id, c.passage_start) for c in a.citations}) == len(a.citations), q["id"]
     assert quoted > 300
     assert not problems, "\n".join(problems[:20])
+
+
+def test_a_list_cut_by_chunking_is_answered_whole_and_a_nested_list_by_its_own_lead(tmp_path):
+    """The waiver plan's four clauses run past the end of their chunk: the answer still gives all
+    four, led by the clause that introduces them, not by the outer list's lead-in."""
+    from assay.app.retrieve import Engine
+    from assay.ingest.config import Settings
+    from assay.ingest.pipeline import Ingestor
+    from tests.conftest import write_corpus
+
+    filler = " ".join(f"The contractor keeps record {i} of its sources and suppliers for the Department." for i in range(6))
+    tail = " at each tier of its suppliers and subcontractors, in the format and with the data the Secretary sets out in guidance"
+    doc = ("# Restricting Waivers\n\nSec. 2. Restricting Waivers.\n\n(a) On January 1, 2027, the Secretary shall cease to "
+           "issue waivers for covered materials. " + filler + "\n\n(b) The Secretary may continue to issue waivers, provided "
+           f"that the contractor submits a mitigation plan that:\n\n(i) identifies the source of the non-compliant covered material{tail};"
+           f"\n\n(ii) documents evidence of exhaustive efforts made to acquire compliant covered material{tail};\n\n(iii) describes the "
+           f"steps to be taken to remove the non-compliant covered material from its supply chains{tail}; and\n\n(iv) establishes a "
+           f"strict projected timeline for complete implementation of the mitigation plan{tail}.\n\n(c) A contractor's failure to "
+           "submit a plan shall be reported. " + filler + "\n")
+    settings = Settings(index_dir=tmp_path / "index", chunk_tokens=120)
+    ing = Ingestor(settings)
+    assert not ing.run([write_corpus(tmp_path / "docs", {"waivers.md": doc})], progress=False).failed
+    engine = Engine(settings, index=ing.index, encoder=ing.encoder)
+    chunks = engine.index.chunks.get(include=["documents"])["documents"]
+    assert not any("(i) identifies" in c and "(iv) establishes" in c for c in chunks)  # the list is cut
+    ans = answer("What must the mitigation plan include to still get a waiver?", engine=engine)
+    items = [s.text for s in ans.sentences if s.kind == "item"]
+    assert [t[:4] for t in items] == ["(i) ", "(ii)", "(iii", "(iv)"], ans.text
+    assert ans.sentences[0].text.startswith("(b) The Secretary may continue")

@@ -106,6 +106,26 @@ def test_small_misspellings_are_corrected_against_the_index_vocabulary(corpus_en
     assert "materials" in a.question.lower() or "materi" in " ".join(t for c in a.names for t in c.terms)
 
 
+def test_a_misspelt_name_that_is_an_english_word_is_corrected_only_to_a_name(corpus_engine):
+    """"Secretary Blinker" is Blinken (the corpus's name, one letter off); "the Forest Service"
+    keeps its English word even though the corpus has "forces" and never "forest"."""
+    lex = corpus_engine.index.lexical()
+    assert analyze("What did Secretary Blinker say about critical minerals?", lex).corrected == {"Blinker": "Blinken"}
+    assert analyze("Did the Forest Service approve the Housing plan?", lex).corrected == {}
+
+
+def test_a_document_named_by_its_number_is_met_anywhere_in_it_and_its_kind_alone_names_nothing():
+    from assay.app.check import check
+
+    a = analyze("Does EO 14415 block contractors from buying minerals out of Project Vault?")
+    assert [(c.text, c.article_wide) for c in a.names] == [("Project Vault", False), ("EO 14415", True)]
+    assert not [c for c in analyze("does the offshore minerals EO count copper as a mineral?").names if c.required]
+    sentence = "The sale of critical materials by Project Vault to a contractor shall not be construed as a violation."
+    assert [c.text for c in check(a, sentence, [], block=sentence).unmet] == ["EO 14415"]
+    article = "Executive Order 14415\n\nBy the authority vested in me as President, it is hereby ordered:\n\n" + sentence
+    assert not check(a, sentence, [], block=sentence, article=article).unmet
+
+
 def test_the_missing_part_is_said_as_a_clause():
     assert analyze("How many jobs will the plant create?").asked() == "how many jobs the plant will create"
     assert analyze("When did the partners sign the compact?").asked() == "when the partners signed the compact"
@@ -231,3 +251,25 @@ def test_a_name_is_met_by_its_acronym_and_a_department_by_its_short_name(corpus_
     doe = analyze("What did the Department of Energy give the university?", lex)
     assert not check(doe, "DOE gave the university a $16 million grant.", [(25, 36, "MONEY")]).unmet
     assert check(doe, "The department gave the university a $16 million grant.", [(37, 48, "MONEY")]).unmet
+
+
+def test_a_person_may_be_named_by_office_and_a_company_is_no_government_body():
+    from assay.app.check import check
+
+    a = analyze("Which cabinet official had to write the 100-day report on critical minerals?")
+    sentence = "The Secretary of Defense, in consultation with the heads of appropriate agencies, shall submit a report on critical minerals."
+    ev = check(a, sentence, [(21, 28, "ORG")])
+    assert ev.carries == 1.0 and ev.answer == "Secretary of Defense"
+    assert check(a, "The report on critical minerals shall be submitted within 100 days.", []).carries == 0.0
+    company = analyze("What company runs the smelter that got the exemption?")
+    epa = "On May 13, 2024, the Environmental Protection Agency published a final rule on copper smelting."
+    assert check(company, epa, [(17, 52, "ORG")]).carries < 1.0  # an agency is not the company asked for
+
+
+def test_a_definition_answers_only_for_the_term_asked():
+    from assay.app.check import check
+
+    a = analyze("what is an 'indentured bill of materials' in the defense supply chain order?")
+    own = "(b) The term “indentured Bill of Materials” shall mean all the components and parts back to the raw materials."
+    other = "(a) The term “critical supply chain” means all tiers of suppliers providing materials."
+    assert check(a, own, []).carries == 1.0 and check(a, other, []).carries < 1.0

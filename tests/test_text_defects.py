@@ -383,7 +383,7 @@ def test_chunks_without_furniture_have_an_empty_list():
 
 
 def test_splitter_version_bumped_for_the_new_boundaries():
-    assert SPLITTER_VERSION == "4"
+    assert int(SPLITTER_VERSION) >= 5  # 5: a chunk that starts inside a list keeps the list's lead-in as heading
 
 
 # ---------------------------------------------------------------- the shipped articles
