@@ -49,7 +49,8 @@ _GOVERNMENT = re.compile(r"^(?:.*\b(?:agency|department|administration|bureau|co
                          r"international development|development finance|european|g7|white house)\b)", re.I)
 # Three or more items: "cobalt, graphite, lithium, and nickel"; "semiconductor manufacturing and
 # advanced packaging; large capacity batteries; … and pharmaceuticals"; long named items too.
-_ENUM = re.compile(r"(?:[^,;:]{1,120},\s*){2,}(?:and|or)\s+\w|(?:[^;:]{1,200};\s*){2,}(?:and|or)\s+\w", re.I)
+_ENUM = re.compile(r"(?:[^,;:]{1,120},\s*){2,}(?:and|or)\s+\w|(?:[^;:]{1,200};\s*){2,}(?:and|or)\s+\w|"
+                   r"\b(?:such as|including|include|namely)\s+[^,;.]{2,120},\s*[^,;.]{2,120}?\s(?:and|or)\s+\w", re.I)  # "such as A, B and C"
 _RANGE = re.compile(r"\b((?:19|20)\d{2})\s*[-–]\s*(\d{2}|(?:19|20)\d{2})\b")
 _DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:(?:shall )?means?|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:(?:shall )?means?|refers to)\b)", re.I)
 _TERM_DEFINED = re.compile(r"\bthe terms?\s+[“\"‘']([^”\"’']{1,80})[”\"’']", re.I)  # which term a definition defines

@@ -432,15 +432,22 @@ def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: T
     focus = set(tokenize(a.focus)) if a.focus else set()
     best_group, group_score = None, -1.0
     groups: dict[tuple, list[Candidate]] = {}
+    lines: dict[int, int] = {}  # candidate -> the start of its list line
     for c in about:
         for group in list_groups(c.passage):
-            if any(x <= c.start < y for x, y in group):
+            line = next((x for x, y in group if x <= c.start < y), None)
+            if line is not None:
                 groups.setdefault((c.passage.chunk_id, group[0][0]), []).append(c)
+                lines[id(c)] = line
     for members in groups.values():
         typed = [c for c in members if c.ev.carries >= 0.8]
         top = max(c.score for c in members)
         if typed and top >= t.answer and top > group_score:
             best_group, group_score = members, top
+    if best_group is not None:
+        typed = [c for c in best_group if c.ev.carries >= 0.8]
+        if len({lines[id(c)] for c in typed}) == 1 and max(c.ev.carries for c in typed) > 1.0:
+            return None  # one line of the list names the items itself ("New Consulates: … in Bengaluru and Ahmedabad")
     enum, enum_score = None, -1.0
     for c in about:
         bonus = _enum_bonus(a, focus, c)

@@ -80,7 +80,7 @@ _SETTING = re.compile(r"\b(?:(?:at|during|on the sidelines of)\s+(?:the\s+)?[\w\
 # A document named by its kind and number ("EO 14415", "Executive Order 14017", "Proclamation 10962"):
 # met anywhere in that document (its number stands at its top). Its kind alone ("the offshore
 # minerals EO") names no one: it is "the order".
-_DOCUMENT = re.compile(r"(?:E\.?\s?O\.?|executive orders?|proclamations?|(?:presidential|national security) memorand(?:um|a)|"
+_DOCUMENT = re.compile(r"\b(?:E\.?\s?O\.?|executive orders?|proclamations?|(?:presidential|national security) memorand(?:um|a)|"
                        r"public laws?|P\.\s?L\.)(?:\s+(?:no\.?\s*)?(?P<number>\d[\d-]*))?", re.I)
 # "Biden's 2021 supply chain executive order": whose document it is, met anywhere in it (its signature)
 _AUTHOR_OF = re.compile(r"['’]s(?:\s+[\w-]+){0,5}?\s+(?:order|proclamation|memorandum|fact sheet|statement|plan|report|"
@@ -495,7 +495,7 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
                 (g for s_, e_, _t, g, _q in sorted(found, key=lambda f: f[4]) if g != "thing" and s_ < b_ and a_ < e_), group)
             keep(doc.text[a_:b_], label, a_, b_)
     names = [c for c in out if c.kind == "name" and c.required]
-    if any(c.group != "person" for c in names):
+    if any(c.group != "person" for c in names) or _DOCUMENT.search(doc.text):  # or the person signed the order asked about
         for c in names:
             # "why does Biden want …": the article may say "the President"; but a name no article
             # has at all ("… in Malawi", which the tagger may take for a person) still scopes
@@ -667,17 +667,19 @@ _IRREGULAR = {"make": "made", "give": "gave", "take": "took", "get": "got", "go"
 def asked_clause(a: Analysis) -> str:
     """The question as an indirect clause: "How many jobs will the plant create?" -> "how many jobs the plant will create"."""
     q = a.question.strip().rstrip("?.! ")
+    quoted = "that" if not q else f"the answer to “{q}”"
     if a.atype == "yesno":
-        return "whether " + _declarative(q)
+        clause = _declarative(q)
+        return "whether " + clause if clause is not None else quoted
     i = q.lower().find(a.wh.lower()) if a.wh else -1
     if i < 0 or a.atype == "description":
-        return "that" if not q else f"the answer to “{q}”"
+        return quoted
     head = q[i : i + len(a.wh)]
-    rest = q[i + len(a.wh) :].strip()
-    return (head[:1].lower() + head[1:] + " " + _declarative(rest)).strip()
+    clause = _declarative(q[i + len(a.wh) :].strip())
+    return (head[:1].lower() + head[1:] + " " + clause).strip() if clause is not None else quoted
 
 
-def _declarative(rest: str) -> str:
+def _declarative(rest: str) -> str | None:
     """"will the plant create" -> "the plant will create"; "did they sign it" -> "they signed it";
     "will the Ministerial be held" -> "the Ministerial will be held"."""
     words = rest.split()
@@ -696,6 +698,8 @@ def _declarative(rest: str) -> str:
         if subj and aux in ("is", "are", "was", "were"):  # "is the compact binding" -> "the compact is binding"
             end = max(x.i for x in subj[0].subtree) + 1
             return " ".join([doc[:end].text, aux, doc[end:].text]).strip()
+        if aux in ("do", "does", "did"):
+            return None  # its verb not found ("did the commission chip in"): no clause to make
         return " ".join([*body, aux])  # "was the average price of X" -> "the average price of X was"
     while verb_at > 1 and doc[verb_at - 1].pos_ in ("ADV", "PART") and doc[verb_at - 1].lower_ != "not":
         verb_at -= 1  # "is the compact legally binding" -> "the compact is legally binding"

@@ -119,14 +119,22 @@ def test_no_text_defect_reaches_an_answer_of_the_development_set(dev_engine):
     assert not problems, "\n".join(problems[:20])
 
 
-def test_a_list_cut_by_chunking_is_answered_whole_and_a_nested_list_by_its_own_lead(tmp_path):
-    """The waiver plan's four clauses run past the end of their chunk: the answer still gives all
-    four, led by the clause that introduces them, not by the outer list's lead-in."""
+def _engine_over(tmp_path, docs: dict[str, str], **settings):
+    """An Engine over `docs` ({file name: text}) ingested into a fresh index."""
     from assay.app.retrieve import Engine
     from assay.ingest.config import Settings
     from assay.ingest.pipeline import Ingestor
     from tests.conftest import write_corpus
 
+    s = Settings(index_dir=tmp_path / "index", **settings)
+    ing = Ingestor(s)
+    assert not ing.run([write_corpus(tmp_path / "docs", docs)], progress=False).failed
+    return Engine(s, index=ing.index, encoder=ing.encoder)
+
+
+def test_a_list_cut_by_chunking_is_answered_whole_and_a_nested_list_by_its_own_lead(tmp_path):
+    """The waiver plan's four clauses run past the end of their chunk: the answer still gives all
+    four, led by the clause that introduces them, not by the outer list's lead-in."""
     filler = " ".join(f"The contractor keeps record {i} of its sources and suppliers for the Department." for i in range(6))
     tail = " at each tier of its suppliers and subcontractors, in the format and with the data the Secretary sets out in guidance"
     doc = ("# Restricting Waivers\n\nSec. 2. Restricting Waivers.\n\n(a) On January 1, 2027, the Secretary shall cease to "
@@ -136,13 +144,22 @@ def test_a_list_cut_by_chunking_is_answered_whole_and_a_nested_list_by_its_own_l
            f"steps to be taken to remove the non-compliant covered material from its supply chains{tail}; and\n\n(iv) establishes a "
            f"strict projected timeline for complete implementation of the mitigation plan{tail}.\n\n(c) A contractor's failure to "
            "submit a plan shall be reported. " + filler + "\n")
-    settings = Settings(index_dir=tmp_path / "index", chunk_tokens=120)
-    ing = Ingestor(settings)
-    assert not ing.run([write_corpus(tmp_path / "docs", {"waivers.md": doc})], progress=False).failed
-    engine = Engine(settings, index=ing.index, encoder=ing.encoder)
+    engine = _engine_over(tmp_path, {"waivers.md": doc}, chunk_tokens=120)
     chunks = engine.index.chunks.get(include=["documents"])["documents"]
     assert not any("(i) identifies" in c and "(iv) establishes" in c for c in chunks)  # the list is cut
     ans = answer("What must the mitigation plan include to still get a waiver?", engine=engine)
     items = [s.text for s in ans.sentences if s.kind == "item"]
     assert [t[:4] for t in items] == ["(i) ", "(ii)", "(iii", "(iv)"], ans.text
     assert ans.sentences[0].text.startswith("(b) The Secretary may continue")
+
+
+def test_one_labelled_line_that_names_the_items_answers_alone_not_its_whole_list(tmp_path):
+    doc = ("# Fact sheet: official state visit\n\nThe leaders announced steps on people-to-people ties:\n\n"
+           "Domestic Visa Renewals: The Department of State will launch a pilot this year to adjudicate domestic renewals "
+           "of certain temporary work visas, including for Indian nationals.\n\nNew Consulates: The United States intends "
+           "to open new consulates in Bengaluru and Ahmedabad.\n\nStudent Exchanges: The two countries will expand "
+           "exchanges between universities and colleges.\n")
+    engine = _engine_over(tmp_path, {"visit.md": doc})
+    ans = answer("In which Indian cities does the United States intend to open new consulates?", engine=engine)
+    assert ans.status == "answered" and ans.sentences[0].text.startswith("New Consulates"), ans.text
+    assert "Domestic Visa" not in ans.text

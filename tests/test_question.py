@@ -273,3 +273,13 @@ def test_a_definition_answers_only_for_the_term_asked():
     own = "(b) The term “indentured Bill of Materials” shall mean all the components and parts back to the raw materials."
     other = "(a) The term “critical supply chain” means all tiers of suppliers providing materials."
     assert check(a, own, []).carries == 1.0 and check(a, other, []).carries < 1.0
+
+
+def test_a_sentence_that_names_three_items_after_such_as_answers_a_list_question():
+    from assay.app.check import check
+
+    a = analyze("Which responsible business conduct standards does the G7 want supply chains aligned with?")
+    listed = ("Supply chains should be aligned with standards on responsible business conduct such as the UN Guiding "
+              "Principles on Business and Human Rights, ILO Tripartite Declaration and the OECD Guidelines.")
+    assert check(a, listed, []).carries == 1.0
+    assert check(a, "Supply chains should be aligned with standards on responsible business conduct.", []).carries < 1.0
