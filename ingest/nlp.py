@@ -29,13 +29,19 @@ class NLPMissing(RuntimeError):
     pass
 
 
-@lru_cache(maxsize=1)
+_loaded: list = []  # the pipeline, once loaded (threads that ask for it at once load it once)
+
+
 def pipeline():
     """The spaCy pipeline (tagger, parser, NER, lemmatizer), loaded once per process."""
+    if _loaded:
+        return _loaded[0]
     from .config import offline_env
 
     offline_env()
     with _lock:
+        if _loaded:  # loaded by another thread while this one waited
+            return _loaded[0]
         import importlib
         import sys
 
@@ -55,7 +61,8 @@ def pipeline():
         finally:
             if hide and sys.modules.get("torch", 0) is None:
                 del sys.modules["torch"]
-        return model.load()
+        _loaded.append(model.load())
+        return _loaded[0]
 
 
 @lru_cache(maxsize=4096)

@@ -236,3 +236,20 @@ def test_ingest_entities_match_the_full_pipelines():
     full = [[(e.start_char, e.end_char, e.label_) for e in nlp.pipeline()(p).ents] for p in passages]
     assert fast == full
     assert sum(map(len, fast)) > 5, "the passages should hold entities, or the check proves nothing"
+
+
+def test_threads_that_first_need_the_language_model_at_once_load_it_once(monkeypatch):
+    """The chat answers several questions at once: the first ones must share one spaCy pipeline
+    (not load it twice, 0.5 s and 60 MB each)."""
+    import threading
+
+    from assay.ingest import nlp
+
+    monkeypatch.setattr(nlp, "_loaded", [])
+    got: list = []
+    threads = [threading.Thread(target=lambda: got.append(nlp.pipeline())) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 3 and all(g is got[0] for g in got)
