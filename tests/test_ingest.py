@@ -253,3 +253,4 @@ def test_threads_that_first_need_the_language_model_at_once_load_it_once(monkeyp
     for t in threads:
         t.join()
     assert len(got) == 3 and all(g is got[0] for g in got)
+    assert len(nlp._loaded) == 1  # loaded once
