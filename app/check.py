@@ -60,6 +60,10 @@ _OFFICE = re.compile(r"\b(?:Secretary|Minister|Administrator|Director|Chair(?:ma
                      r"Trade Representative|Assistant to the President)(?:\s+(?:of|for)\s+(?:the\s+)?[A-Z][\w&’'-]*"
                      r"(?:\s+(?:and\s+|of\s+)?[A-Z][\w&’'-]*)*)?")
 _OFFICE_FOCUS = frozenset("official officer secretary minister administrator director head chair member leader".split())
+# "until when", "by what date", "the deadline": the question asks when a period ends; a date answers
+# it when it is introduced as an end ("through July 31, 2022", "no later than", "by").
+_DEADLINE_ASKED = re.compile(r"\b(?:until|till|through|by)\s+(?:when|what (?:date|day|time|month|year))|\bdeadline\b|\bno later than\b", re.I)
+_DEADLINE = re.compile(r"\b(?:until|till|through|by|before|no later than|deadline(?: of| is)?|ends? (?:on|in)|expires? (?:on|in))\s*$", re.I)
 _COUNTRY_OR_BODY = frozenset("partner ally member participant supplier buyer customer investor signatory".split())
 SIMILAR_FOCUS = 0.58  # word embedding cosine: "jobs"/"workers" 0.66, "people"/"employees" 0.59, "jobs"/"projects" 0.56
 _GROUP_LABELS = {"person": {"PERSON"}, "organization": {"ORG"}, "place": _PLACE, "thing": {"PRODUCT", "EVENT", "LAW", "WORK_OF_ART"}}
@@ -254,13 +258,17 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
             return 1.0, spans["PERCENT"]
         return (1.0, m.group(0)) if m else (0.0, "")
     if kind == "date":
+        deadline = bool(_DEADLINE_ASKED.search(a.question))  # "until what date …?": the date a period ends
+        found = (0.0, "")
         for s, e, label in ents:
             if label in ("DATE", "TIME") and _DATE.search(sentence[s:e]) and not _only_asked_years(sentence[s:e], a):
-                return 1.0, sentence[s:e]  # a year, a month, "within 90 days" — not "14017", an order's number
+                if not deadline or _DEADLINE.search(sentence[max(0, s - 24) : s]):
+                    return 1.0, sentence[s:e]  # a year, a month, "within 90 days" — not "14017", an order's number
+                found = max(found, (0.5, sentence[s:e]))
         m = _DATE.search(sentence)
-        if m and not _only_asked_years(m.group(0), a):
-            return 1.0, m.group(0)
-        return (0.5, spans["DATE"]) if "DATE" in labels else (0.0, "")
+        if m and not _only_asked_years(m.group(0), a) and not found[0]:
+            return (1.0 if not deadline or _DEADLINE.search(sentence[max(0, m.start() - 24) : m.start()]) else 0.5), m.group(0)
+        return found if found[0] else (0.5, spans["DATE"]) if "DATE" in labels else (0.0, "")
     if kind == "quantity":
         return _quantity(a, sentence, ents, similar)
     new = _new_name(a)
@@ -306,9 +314,10 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
         return 0.5, ""
     if kind == "description" and _DEFINES.search(sentence):
         term = _TERM_DEFINED.search(sentence)
-        asked = {t for c in a.names for t in c.terms} or set(a.terms)  # what is to be defined
-        if term and not set(tokenize(term.group(1))) & asked:
-            return 0.85, ""  # the definition of another term
+        named = {t for c in a.names for t in c.terms}  # what is to be defined: all of a name, or some word asked
+        defined = set(tokenize(term.group(1))) if term else set(terms)
+        if not (named <= defined if named else (defined & set(a.terms) if term else True)):
+            return 0.85, ""  # the definition of another term ("critical minerals" for "processed critical minerals")
         return 1.0, ""  # "The term “X” means …", "X is a …": the definition leads
     return (0.85, "") if kind == "description" else (1.0, "")  # yes/no: the constraints and the relevance decide
 

@@ -168,6 +168,11 @@ def decide(a: Analysis, scored: Scored, t: Thresholds = THRESHOLDS) -> Draft:
     said = [c for c in about if c.score >= t.about]
     if said:
         best = said[0]
+        nxt = next((c for c in pool if c.passage is best.passage and 0 < c.start - best.end <= 2), None)
+        if nxt is not None and a.atype in ("date", "quantity") and nxt.ev.carries >= 1.0 and nxt.ev.coverage == 1.0:
+            # the answer completes the sentence before it ("… comments on the Request for Information …
+            # Comments can be made through July 31, 2022"): a date or a count tied to its noun
+            return Draft("answered", [nxt, best], ["answer", "support"], confidence=round(best.score, 3))
         return Draft("partial", [best], ["answer"], [a.missing_note()], missing=[asked],
                      confidence=round(best.score * best.ev.carries, 3),
                      reason=f"the passages are about it but do not say {asked}")

@@ -453,7 +453,7 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
     if lex is not None and getattr(lex, "words", None):
         for t in doc:
             w = t.lower_
-            if (t.is_alpha and len(w) >= 4 and w not in lex.words and not _is_english(t) and w not in _QUESTION_START
+            if (t.is_alpha and len(w) >= 4 and w not in lex.words and not t.is_stop and not _is_english(t) and w not in _QUESTION_START
                     and w.rstrip("s") not in _QUESTION_START and w.rstrip("s") not in ("that", "it", "there", "here")):
                 add(t.text, "thing", t.idx, t.idx + len(t.text), priority=3)
     # 2. spaCy's entities in the question

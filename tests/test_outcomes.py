@@ -163,3 +163,14 @@ def test_one_labelled_line_that_names_the_items_answers_alone_not_its_whole_list
     ans = answer("In which Indian cities does the United States intend to open new consulates?", engine=engine)
     assert ans.status == "answered" and ans.sentences[0].text.startswith("New Consulates"), ans.text
     assert "Domestic Visa" not in ans.text
+
+
+def test_a_date_that_completes_the_sentence_before_it_answers_first(tmp_path):
+    doc = ("# Readout: mining reform convening\n\nThe Interagency Working Group met with stakeholders on mining reform "
+           "to improve permitting.\n\nAdditional stakeholder meetings will be held over the coming months, and comments can "
+           "also be submitted in response to the Request for Information on mining reform that was issued by the Department "
+           "of the Interior on March 31. Comments can be made through July 31, 2022 at Regulations.gov.\n\nParticipants "
+           "discussed the shared benefits and challenges of domestic mining.\n")
+    engine = _engine_over(tmp_path, {"readout.md": doc})
+    ans = answer("Until what date could the public comment on Interior's Request for Information on mining reform?", engine=engine)
+    assert ans.status == "answered" and "July 31, 2022" in ans.sentences[0].text, ans.text

@@ -283,3 +283,15 @@ def test_a_sentence_that_names_three_items_after_such_as_answers_a_list_question
               "Principles on Business and Human Rights, ILO Tripartite Declaration and the OECD Guidelines.")
     assert check(a, listed, []).carries == 1.0
     assert check(a, "Supply chains should be aligned with standards on responsible business conduct.", []).carries < 1.0
+
+
+def test_until_when_is_answered_by_the_date_a_period_ends_not_by_any_date():
+    from assay.app.check import check
+
+    a = analyze("Until what date could the public comment on the Request for Information?")
+    issued = "Comments can be submitted on the Request for Information that was issued on March 31."
+    ends = "Comments can be made through July 31, 2022 at Regulations.gov."
+    assert check(a, issued, [(76, 84, "DATE")]).carries < 1.0
+    ev = check(a, ends, [(29, 42, "DATE")])
+    assert ev.carries == 1.0 and ev.answer == "July 31, 2022"
+    assert check(analyze("When was the Request for Information issued?"), issued, [(76, 84, "DATE")]).carries == 1.0
