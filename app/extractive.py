@@ -359,7 +359,7 @@ def _names_nowhere(a: Analysis, passages: list[Passage], lex, article_text=None)
         present = sum(t in have_c for t in c.terms)
         rarest = max(c.terms, key=lambda t: lex.idf(t) if t in lex else 99.0)
         if present == 0 or (len(c.terms) >= 2 and (present / len(c.terms) < 0.5 or rarest not in have_c)):
-            if not acronyms_met(c, frozenset(have_c), raw_c):
+            if not acronyms_met(c, frozenset(have_c), raw_c) and not any(al in have_c for al in c.aliases):
                 out.append(c.text)
     return out
 

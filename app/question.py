@@ -195,7 +195,11 @@ def _answer_type(doc, a: Analysis) -> None:
     if _DESCRIBE.match(text):
         a.atype, a.wh = "description", _DESCRIBE.match(text).group(0)
         return
-    if (use := _USE_Q.search(text)) and not re.search(r"\bhow (?:much|many)\b", text, re.I):  # "what is X used for?", "how are X used?", "what are the uses of X?": an application, not a cause
+    used = [t for t in doc if t.lower_ in ("used", "use", "uses")]
+    # "chips used in US data centers": a noun's modifier with its own object, not what is asked ("… used in?")
+    modifier = bool(used) and all(t.dep_ in ("acl", "relcl") and any(c.dep_ == "prep" and any(g.dep_ == "pobj" for g in c.children)
+                                                                   for c in t.children) for t in used)
+    if (use := _USE_Q.search(text)) and not modifier and not re.search(r"\bhow (?:much|many)\b", text, re.I):  # "what is X used for?", "how are X used?", "what are the uses of X?": an application, not a cause
         a.atype = "use"
         # the asking phrase is its wh-word ("which industries"), not the whole clause, so that the subject and "use" stay what is asked about
         i = next(t.i for t in doc if t.idx >= use.start())
@@ -569,7 +573,18 @@ def _aliases(c: Constraint, lex) -> list[str]:
     if len(c.terms) == 1 and lex is not None and getattr(lex, "entities", None):
         names += _government_bodies(lex).get(c.text.lower(), [])
     out = {a for n in names for a in _name_initials(re.findall(r"[A-Za-z][\w’'-]*", n))}
-    return sorted(t for a in out if 3 <= len(a) <= 6 for t in tokenize(a) if t not in c.terms)  # "DE", "MM": too ambiguous
+    country = _CAPITALS.get(entity_key(c.text))  # "Seoul is making $5.3 billion available": Korea's government
+    return sorted({t for a in out if 3 <= len(a) <= 6 for t in tokenize(a) if t not in c.terms}  # "DE", "MM": too ambiguous
+                  | set(tokenize(country) if country else ()))
+
+
+# A capital standing for its country's government, as news writing has it ("Seoul", "Tokyo", "Beijing")
+_CAPITALS = {"seoul": "Korea", "tokyo": "Japan", "beijing": "China", "canberra": "Australia", "ottawa": "Canada",
+             "new delhi": "India", "jakarta": "Indonesia", "manila": "Philippines", "hanoi": "Vietnam", "brasilia": "Brazil",
+             "brasília": "Brazil", "mexico city": "Mexico", "santiago": "Chile", "buenos aires": "Argentina", "lima": "Peru",
+             "luanda": "Angola", "kinshasa": "Congo", "lusaka": "Zambia", "nairobi": "Kenya", "dodoma": "Tanzania",
+             "astana": "Kazakhstan", "tashkent": "Uzbekistan", "ulaanbaatar": "Mongolia", "riyadh": "Saudi", "kyiv": "Ukraine",
+             "moscow": "Russia", "taipei": "Taiwan", "berlin": "Germany", "paris": "France", "rome": "Italy", "brussels": "EU"}
 
 
 def _free_parts(doc, start: int, end: int, taken: list[tuple[int, int]], lex) -> list[tuple[int, int]]:

@@ -43,6 +43,9 @@ _GENERIC = {"us", "u.s", "u.s.", "usa", "the us", "the u.s.", "united states", "
 _PERSONAL = {"he", "she", "his", "her", "him"}
 _PLURAL = {"they", "them", "their", "theirs"}
 _ANSWER_PRONOUNS = _PERSONAL | _PLURAL | {"its"}
+_ORDINALS = r"first|second|third|fourth|fifth|last|final|initial|next|other"
+_ORDINAL = re.compile(rf"\b(?:{_ORDINALS})\b", re.I)
+_ORDINAL_ONE = re.compile(rf"(?:the\s+)?({_ORDINALS})\s+ones?", re.I)
 MAX_TURNS = 4  # earlier turns that can matter to a follow-up
 OWN_SUBJECT_WORDS = 3  # content words from which a follow-up has a subject of its own
 CARRIED_WEIGHT = 0.25  # the carried context's share of relevance then
@@ -177,7 +180,14 @@ def _substitute(previous: str, rest: str, specificity) -> str | None:
                     # Angola?": X brings its own "in …", so the old object goes with all of its own
                     span = _subtree(objs[0]) if any(w.dep_ == "prep" for w in _nlp(x)) else _phrase(objs[0])
                     return previous[: span[0]] + x + previous[span[1] :]
-    # 2. a named entity of the same kind (not a generic "the US"), the kind read in context
+    # 2. "the second one" after "what's in the first phase?": the ordinal changes, its noun stays
+    one = _ORDINAL_ONE.fullmatch(x)
+    if one:
+        old = [m for m in _ORDINAL.finditer(previous)]
+        if old:
+            m = old[-1]
+            return previous[: m.start()] + one.group(1) + previous[m.end() :]
+    # 3. a named entity of the same kind (not a generic "the US"), the kind read in context
     names = [e for e in prev.ents if _GROUPS.get(e.label_) and e.text.lower() not in _GENERIC]
     group = _group_of(_nlp(x))
     for e in reversed(names):
@@ -188,12 +198,12 @@ def _substitute(previous: str, rest: str, specificity) -> str | None:
     if names and _looks_like_a_name(x):  # NER disagrees with itself on a lone name: take the last name asked about
         start, end = _expand(prev, names[-1])
         return previous[:start] + x + previous[end:]
-    # 3. a noun phrase with the same head noun ("the second phase" for "the first … phase")
+    # 4. a noun phrase with the same head noun ("the second phase" for "the first … phase")
     head = _head(_nlp(x))
     for chunk in prev.noun_chunks:
         if head and chunk.root.lemma_.lower() == head and chunk.root.pos_ != "PRON":
             return previous[: chunk.start_char] + x + previous[chunk.end_char :]
-    # 4. the most specific word of the previous question (its subject), as before
+    # 5. the most specific word of the previous question (its subject), as before
     if specificity is None:
         return None
     words = [w for w in content_words(previous) if not w[0].isdigit()]

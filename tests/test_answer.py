@@ -77,6 +77,9 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     # a reply to the last answer ("ok", "thanks, so") is not part of the question
     assert standalone("Thanks! So where is it?", ["What is the MP Materials magnet plant?"]).startswith("Where is the MP Materials magnet plant?")
     assert standalone("ok what is the MSP?", []) == "what is the MSP?"
+    # "the second one" after "the first phase": the ordinal changes, its noun stays
+    assert standalone("what about the second one?", ["The plan has two phases. What's in the first phase?"]).endswith(
+        "What's in the second phase?")
     ans = answer("And dysprosium oxide?", ["What was the average price of terbium oxide in 2022?"], engine=corpus_engine)
     assert "Dysprosium oxide" in ans.text and "382" in ans.text
     ans = answer("Where is that facility?", ["What did the Department of Defense award MP Materials?"], engine=corpus_engine)

@@ -295,3 +295,10 @@ def test_until_when_is_answered_by_the_date_a_period_ends_not_by_any_date():
     ev = check(a, ends, [(29, 42, "DATE")])
     assert ev.carries == 1.0 and ev.answer == "July 31, 2022"
     assert check(analyze("When was the Request for Information issued?"), issued, [(76, 84, "DATE")]).carries == 1.0
+
+
+def test_chips_used_in_data_centers_do_not_make_a_use_question_and_a_capital_stands_for_its_country():
+    assert analyze("by what date does the secretary have to update the president on chips used in US data centers?").atype == "date"
+    assert analyze("What are rare earth permanent magnets used in?").atype == "use"
+    seoul = next(c for c in analyze("How much is Seoul making available for battery plants in North America?").names if c.text == "Seoul")
+    assert "korea" in seoul.aliases
