@@ -85,6 +85,16 @@ _DOCUMENT = re.compile(r"\b(?:E\.?\s?O\.?|executive orders?|proclamations?|(?:pr
 # "Biden's 2021 supply chain executive order": whose document it is, met anywhere in it (its signature)
 _AUTHOR_OF = re.compile(r"['’]s(?:\s+[\w-]+){0,5}?\s+(?:order|proclamation|memorandum|fact sheet|statement|plan|report|"
                         r"strategy|framework|remarks|speech|address)s?\b", re.I)
+_OFFICE_AFTER = re.compile(r"['’]?s?\s+(?:secretary|department|minister|ministry|administrator)\b", re.I)
+_OFFICE_BEFORE = re.compile(r"\b(?:secretary|department|minister|ministry|administrator) (?:of|for) (?:the )?$", re.I)
+
+
+def _office_of(text: str, start: int, end: int) -> bool:
+    """"the commerce secretary", "the Secretary of Commerce": an office that a document names once and
+    then calls "the Secretary", so its name is met anywhere in the article."""
+    return bool(_OFFICE_AFTER.match(text, end) or _OFFICE_BEFORE.search(text[:start]))
+
+
 _NAME_LABELS = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",
                 "NORP": "norp", "PRODUCT": "thing", "EVENT": "thing", "LAW": "thing", "WORK_OF_ART": "thing"}
 
@@ -196,9 +206,10 @@ def _answer_type(doc, a: Analysis) -> None:
         a.atype, a.wh = "description", _DESCRIBE.match(text).group(0)
         return
     used = [t for t in doc if t.lower_ in ("used", "use", "uses")]
-    # "chips used in US data centers": a noun's modifier with its own object, not what is asked ("… used in?")
-    modifier = bool(used) and all(t.dep_ in ("acl", "relcl") and any(c.dep_ == "prep" and any(g.dep_ == "pobj" for g in c.children)
-                                                                   for c in t.children) for t in used)
+    # "… on the market for chips used in US data centers": the modifier of an object, with an object of
+    # its own, not what is asked ("what are magnets used in?", "what are rare earths used for in the US?")
+    modifier = bool(used) and all(t.dep_ in ("acl", "relcl") and t.head.dep_ in ("pobj", "dobj") and any(
+        c.dep_ == "prep" and any(g.dep_ == "pobj" for g in c.children) for c in t.children) for t in used)
     if (use := _USE_Q.search(text)) and not modifier and not re.search(r"\bhow (?:much|many)\b", text, re.I):  # "what is X used for?", "how are X used?", "what are the uses of X?": an application, not a cause
         a.atype = "use"
         # the asking phrase is its wh-word ("which industries"), not the whole clause, so that the subject and "use" stay what is asked about
@@ -420,7 +431,7 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             return
         taken.append((start, end))
         out.append(Constraint(text=text.strip(), kind="name", group=group, required=required or (group == "norp" and not in_source), terms=terms,
-                              setting=bool(document) or bool(_AUTHOR_OF.match(doc.text, end))
+                              setting=bool(document) or bool(_AUTHOR_OF.match(doc.text, end)) or _office_of(doc.text, start, end)
                               or any(s <= start and end <= e for s, e in settings)))
 
     # 1. the index's own entity vocabulary, matched on words whatever their case (longest first)

@@ -302,3 +302,14 @@ def test_chips_used_in_data_centers_do_not_make_a_use_question_and_a_capital_sta
     assert analyze("What are rare earth permanent magnets used in?").atype == "use"
     seoul = next(c for c in analyze("How much is Seoul making available for battery plants in North America?").names if c.text == "Seoul")
     assert "korea" in seoul.aliases
+
+
+def test_the_office_a_document_names_once_is_met_anywhere_in_it():
+    from assay.app.check import check
+
+    a = analyze("by what date does the commerce secretary have to update the president on the chip market?")
+    commerce = next(c for c in a.names if c.text.lower() == "commerce")
+    assert commerce.article_wide
+    sentence = "By July 1, 2026, the Secretary shall provide me with an update on the market for chips."
+    article = "1. On July 1, 2025, the Secretary of Commerce (Secretary) transmitted to me a report.\n\n" + sentence
+    assert not [c for c in check(a, sentence, [(3, 15, "DATE")], block=sentence, article=article).unmet if c.required]
