@@ -261,11 +261,13 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
         deadline = bool(_DEADLINE_ASKED.search(a.question))  # "until what date …?": the date a period ends
         found = (0.0, "")
         for s, e, label in ents:
+            if sentence[s:e] in ("may", "march"):
+                continue  # "the Secretary may continue": a verb the tagger (or the pattern) takes for a month
             if label in ("DATE", "TIME") and _DATE.search(sentence[s:e]) and not _only_asked_years(sentence[s:e], a):
                 if not deadline or _DEADLINE.search(sentence[max(0, s - 24) : s]):
                     return 1.0, sentence[s:e]  # a year, a month, "within 90 days" — not "14017", an order's number
                 found = max(found, (0.5, sentence[s:e]))
-        m = _DATE.search(sentence)
+        m = next((x for x in _DATE.finditer(sentence) if x.group(0) not in ("may", "march")), None)
         if m and not _only_asked_years(m.group(0), a) and not found[0]:
             return (1.0 if not deadline or _DEADLINE.search(sentence[max(0, m.start() - 24) : m.start()]) else 0.5), m.group(0)
         return found if found[0] else (0.5, spans["DATE"]) if "DATE" in labels else (0.0, "")

@@ -92,7 +92,8 @@ _OFFICE_BEFORE = re.compile(r"\b(?:secretary|department|minister|ministry|admini
 def _office_of(text: str, start: int, end: int) -> bool:
     """"the commerce secretary", "the Secretary of Commerce": an office that a document names once and
     then calls "the Secretary", so its name is met anywhere in the article."""
-    return bool(_OFFICE_AFTER.match(text, end) or _OFFICE_BEFORE.search(text[:start]))
+    return bool(_OFFICE_AFTER.match(text, end) or _OFFICE_BEFORE.search(text[:start])
+                or re.search(r"\b(?:secretary|minister|administrator)\b", text[start:end], re.I))  # "Commerce Secretary"
 
 
 _NAME_LABELS = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",

@@ -304,12 +304,21 @@ def test_chips_used_in_data_centers_do_not_make_a_use_question_and_a_capital_sta
     assert "korea" in seoul.aliases
 
 
-def test_the_office_a_document_names_once_is_met_anywhere_in_it():
+def test_the_office_a_document_names_once_is_met_anywhere_in_it(corpus_engine):
     from assay.app.check import check
 
-    a = analyze("by what date does the commerce secretary have to update the president on the chip market?")
-    commerce = next(c for c in a.names if c.text.lower() == "commerce")
-    assert commerce.article_wide
+    lowercase = analyze("by what date does the commerce secretary have to update the president?", corpus_engine.index.lexical())
+    assert "commerce" in [c.text for c in lowercase.names if c.article_wide]
+    a = analyze("by what date does the Commerce Secretary have to update the president on the chip market?")
+    assert all(c.article_wide for c in a.names) and a.names
     sentence = "By July 1, 2026, the Secretary shall provide me with an update on the market for chips."
     article = "1. On July 1, 2025, the Secretary of Commerce (Secretary) transmitted to me a report.\n\n" + sentence
     assert not [c for c in check(a, sentence, [(3, 15, "DATE")], block=sentence, article=article).unmet if c.required]
+
+
+def test_the_verb_may_is_no_month():
+    from assay.app.check import check
+
+    a = analyze("From what date does the order stop the Secretary issuing waivers?")
+    assert check(a, "(b) The Secretary may continue to issue waivers under the order.", [(16, 19, "DATE")]).carries < 1.0
+    assert check(a, "(a) On January 1, 2027, the Secretary shall cease to issue waivers.", [(7, 22, "DATE")]).carries == 1.0
