@@ -31,7 +31,7 @@ ATYPES = ("money", "quantity", "percent", "date", "person", "organization", "pla
 _FOCUS_TYPE = {
     **dict.fromkeys("price cost value worth amount budget funding fund investment financing loan grant award "
                     "subsidy money spending contribution appropriation payment commitment capital revenue sum "
-                    "dollar deal".split(), "money"),
+                    "dollar deal rebate incentive".split(), "money"),
     **dict.fromkeys("percentage percent share proportion fraction rate".split(), "percent"),
     **dict.fromkeys("date year month day deadline time period".split(), "date"),
     **dict.fromkeys("person official minister president secretary leader ceo chair chairman head "
@@ -384,11 +384,14 @@ def _copula_subject(doc, i: int):
 
 
 def _subject_lemma(doc, i: int) -> str:
-    """For "how big was the grant …", the lemma of "grant"."""
+    """For "how big was the grant …", the lemma of "grant" (the subject; "the point-of-sale EV rebate": rebate)."""
+    subject = next((t for t in doc[i + 2 :] if t.dep_ in ("nsubj", "nsubjpass") and t.pos_ in ("NOUN", "PROPN")), None)
+    if subject is not None:
+        return subject.lemma_.lower()
     for t in doc[i + 2 :]:
         if t.pos_ in ("NOUN", "PROPN"):
             nxt = doc[t.i + 1] if t.i + 1 < len(doc) else None
-            if nxt is None or nxt.pos_ not in ("NOUN", "PROPN"):
+            if nxt is None or (nxt.pos_ not in ("NOUN", "PROPN") and nxt.text not in ("-", "–")):
                 return t.lemma_.lower()
     return ""
 

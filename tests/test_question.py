@@ -11,6 +11,8 @@ from assay.app.question import analyze
 @pytest.mark.parametrize("question, atype, focus", [
     ("How much did the Energy Department lend to the battery maker?", "money", ""),
     ("What is the total value of the refinery contract?", "money", ""),
+    ("How big is the point-of-sale EV rebate per car?", "money", "rebate"),
+    ("how big was DFC's grant to Pensana?", "money", "grant"),
     ("what did they spend on mapping critical minerals?", "money", "amount"),
     ("How many workers will the new smelter employ?", "quantity", "worker"),
     ("How much graphite can the plant produce each year?", "quantity", "graphite"),
