@@ -82,11 +82,9 @@ def stream_answer(
 
         query = condense_question(parse_spec(llm), question, history, settings=engine.settings)
         if not rewrite.acceptable(question, history, query):  # a claim, an answer, a lost word: not searched
-            query = rewrite.standalone(question, history, specificity=_specificity(engine),
-                                       answer=_answer_name(question, history, k, engine, filters))
+            query = _standalone(question, history, k, engine, filters)
     else:
-        query = rewrite.standalone(question, history, specificity=_specificity(engine),
-                                   answer=_answer_name(question, history, k, engine, filters))
+        query = _standalone(question, history, k, engine, filters)
     passages = engine.retrieve(query, k=k, filters=filters, timings=timings)
     t1 = time.perf_counter()
     if not passages:
@@ -116,6 +114,12 @@ def from_draft(question: str, query: str, passages: list[Passage], draft: Draft)
     text, sentences, citations = cite(draft)
     return Answer(question=question, query=query, text=text, sentences=sentences, citations=citations, passages=passages,
                   status=draft.status, missing=draft.missing, confidence=draft.confidence, reason=draft.reason)
+
+
+def _standalone(question: str, history: list[str] | None, k: int, engine: Engine, filters: Filters | None) -> str:
+    """The query to search: the question made standalone, its pronouns read against the last answer too."""
+    return rewrite.standalone(question, history, specificity=_specificity(engine),
+                              answer=_answer_name(question, history, k, engine, filters))
 
 
 def _answer_name(question: str, history: list[str] | None, k: int, engine: Engine, filters: Filters | None) -> str | None:

@@ -508,24 +508,23 @@ def expand_list(lead: Candidate, about: list[Candidate], cands: list[Candidate])
             at = next(i for i, (a, b) in enumerate(group) if a <= lead.start < b)
             nested = [i for i in range(at + 1) if p.text[group[i][0] - p.char_start : group[i][1] - p.char_start].rstrip().endswith(":")]
             if nested:
-                a, b = group[nested[-1]]
-                head = next((x for x in cands if x.passage is p and a <= x.start < b), head)
+                head = _line_head(cands, p, group[nested[-1]]) or head
                 group = group[nested[-1] + 1 :]
-        items = []
-        for a, b in group[:MAX_LIST_ITEMS]:
-            first = next((x for x in cands if x.passage is p and a <= x.start < b), None)
-            if first is not None:
-                items.append(first)
+        items = [x for line in group[:MAX_LIST_ITEMS] if (x := _line_head(cands, p, line)) is not None]
         nxt = next_chunk_id(p.chunk_id)
         q = next((x.passage for x in cands if x.passage.chunk_id == nxt), None)
         if q is not None and group and group[-1][1] >= p.char_end - 2:  # the list runs on in the next chunk
             lines = next(iter(list_groups(q)), [])
-            for a, b in lines[: MAX_LIST_ITEMS - len(items)] if lines and lines[0][0] <= q.char_start + 2 else ():
-                first = next((x for x in cands if x.passage is q and a <= x.start < b), None)
-                if first is not None:
-                    items.append(first)
+            if lines and lines[0][0] <= q.char_start + 2:
+                items += [x for line in lines[: MAX_LIST_ITEMS - len(items)] if (x := _line_head(cands, q, line)) is not None]
         return ([head] if head is not None else []) + items
     return None
+
+
+def _line_head(cands: list[Candidate], p: Passage, line: tuple[int, int]) -> Candidate | None:
+    """The first sentence of a list line of passage `p` (article offsets), as a candidate."""
+    a, b = line
+    return next((x for x in cands if x.passage is p and a <= x.start < b), None)
 
 
 def _list_continuations(passages: list[Passage], engine) -> list[Passage]:

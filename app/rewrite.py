@@ -91,12 +91,16 @@ def is_followup(question: str) -> bool:
 def may_name_answer(question: str) -> bool:
     """Whether `question` has a pronoun that may stand for the previous turn's answer: "where's
     their plant?" after "who got the loan?" asks where the borrower's plant is."""
-    return any(w.strip(".,?!'’").lower() in _ANSWER_PRONOUNS for w in _WORD.findall(question))
+    return _has_word(question, _ANSWER_PRONOUNS)
 
 
 def personal(question: str) -> bool:
     """Whether `question` refers to a person ("he", "her")."""
-    return any(w.strip(".,?!'’").lower() in _PERSONAL for w in _WORD.findall(question))
+    return _has_word(question, _PERSONAL)
+
+
+def _has_word(text: str, words: set[str]) -> bool:
+    return any(w.strip(".,?!'’").lower() in words for w in _WORD.findall(text))
 
 
 def standalone(question: str, history: list[str] | None, specificity=None, answer: str | None = None) -> str:
@@ -183,10 +187,9 @@ def _substitute(previous: str, rest: str, specificity) -> str | None:
     # 2. "the second one" after "what's in the first phase?": the ordinal changes, its noun stays
     one = _ORDINAL_ONE.fullmatch(x)
     if one:
-        old = [m for m in _ORDINAL.finditer(previous)]
-        if old:
-            m = old[-1]
-            return previous[: m.start()] + one.group(1) + previous[m.end() :]
+        last = next(reversed(list(_ORDINAL.finditer(previous))), None)
+        if last is not None:
+            return previous[: last.start()] + one.group(1) + previous[last.end() :]
     # 3. a named entity of the same kind (not a generic "the US"), the kind read in context
     names = [e for e in prev.ents if _GROUPS.get(e.label_) and e.text.lower() not in _GENERIC]
     group = _group_of(_nlp(x))
