@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
@@ -396,16 +397,22 @@ def _lead_ins(cands: list[Candidate]) -> dict[int, frozenset]:
 _CLAUSE_MARK = re.compile(r"\((?:[A-Za-z]|[ivx]{1,5}|\d{1,2})\)\s")
 
 
-def list_groups(p: Passage) -> list[list[tuple[int, int]]]:
+def list_groups(p: Passage) -> tuple[tuple[tuple[int, int], ...], ...]:
     """Runs of ≥2 sibling lines in a passage (article offsets): the items of a list (lines one
-    newline apart, the Article contract's items) or consecutive "Label: text" paragraphs."""
+    newline apart, the Article contract's items) or consecutive "Label: text" paragraphs. Found
+    once per passage text: candidates, the list choice and its expansion all ask."""
+    return _list_groups(p.text, p.char_start)
+
+
+@lru_cache(maxsize=4096)
+def _list_groups(text: str, char_start: int) -> tuple[tuple[tuple[int, int], ...], ...]:
     groups, labels = [], []
     pos = 0
-    for block in p.text.split("\n\n"):
+    for block in text.split("\n\n"):
         lines, off = [], pos
         for line in block.split("\n"):
             if line.strip():
-                lines.append((p.char_start + off, p.char_start + off + len(line)))
+                lines.append((char_start + off, char_start + off + len(line)))
             off += len(line) + 1
         pos += len(block) + 2
         if len(lines) >= 2:
@@ -425,7 +432,7 @@ def list_groups(p: Passage) -> list[list[tuple[int, int]]]:
         labels = []
     if len(labels) >= 2:
         groups.append(labels)
-    return groups
+    return tuple(tuple(g) for g in groups)
 
 
 def _best_list(a: Analysis, about: list[Candidate], cands: list[Candidate], t: Thresholds):
@@ -514,7 +521,7 @@ def expand_list(lead: Candidate, about: list[Candidate], cands: list[Candidate])
         nxt = next_chunk_id(p.chunk_id)
         q = next((x.passage for x in cands if x.passage.chunk_id == nxt), None)
         if q is not None and group and group[-1][1] >= p.char_end - 2:  # the list runs on in the next chunk
-            lines = next(iter(list_groups(q)), [])
+            lines = next(iter(list_groups(q)), ())
             if lines and lines[0][0] <= q.char_start + 2:
                 items += [x for line in lines[: MAX_LIST_ITEMS - len(items)] if (x := _line_head(cands, q, line)) is not None]
         return ([head] if head is not None else []) + items

@@ -85,15 +85,16 @@ _DOCUMENT = re.compile(r"\b(?:E\.?\s?O\.?|executive orders?|proclamations?|(?:pr
 # "Biden's 2021 supply chain executive order": whose document it is, met anywhere in it (its signature)
 _AUTHOR_OF = re.compile(r"['’]s(?:\s+[\w-]+){0,5}?\s+(?:order|proclamation|memorandum|fact sheet|statement|plan|report|"
                         r"strategy|framework|remarks|speech|address)s?\b", re.I)
-_OFFICE_AFTER = re.compile(r"['’]?s?\s+(?:secretary|department|minister|ministry|administrator)\b", re.I)
-_OFFICE_BEFORE = re.compile(r"\b(?:secretary|department|minister|ministry|administrator) (?:of|for) (?:the )?$", re.I)
+_HOLDER = r"secretary|minister|administrator"  # an office's holder; with its body, the department it heads
+_OFFICE_AFTER = re.compile(rf"['’]?s?\s+(?:{_HOLDER}|department|ministry)\b", re.I)
+_OFFICE_BEFORE = re.compile(rf"\b(?:{_HOLDER}|department|ministry) (?:of|for) (?:the )?$", re.I)
+_OFFICE_IN = re.compile(rf"\b(?:{_HOLDER})\b", re.I)
 
 
 def _office_of(text: str, start: int, end: int) -> bool:
-    """"the commerce secretary", "the Secretary of Commerce": an office that a document names once and
-    then calls "the Secretary", so its name is met anywhere in the article."""
-    return bool(_OFFICE_AFTER.match(text, end) or _OFFICE_BEFORE.search(text[:start])
-                or re.search(r"\b(?:secretary|minister|administrator)\b", text[start:end], re.I))  # "Commerce Secretary"
+    """"the commerce secretary", "the Secretary of Commerce", "Commerce Secretary": an office that a
+    document names once and then calls "the Secretary", so its name is met anywhere in the article."""
+    return bool(_OFFICE_AFTER.match(text, end) or _OFFICE_BEFORE.search(text[:start]) or _OFFICE_IN.search(text, start, end))
 
 
 _NAME_LABELS = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",

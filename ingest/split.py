@@ -261,7 +261,7 @@ def split_article(article: Article, counter: TokenCounter, chunk_tokens: int = 2
     leads = _list_leads(article)
     for heading, spans in raw:
         start, end = spans[0][0], spans[-1][1]
-        lead = leads.get(start)
+        lead = next((lead for a, b, lead in leads if a <= start < b), None)
         if lead and lead[1] <= start:  # a chunk that starts inside a list, after its lead-in sentence
             heading = "\n".join(x for x in (heading, text[lead[0] : lead[1]]) if x)
         body = text[start:end]
@@ -276,12 +276,12 @@ def split_article(article: Article, counter: TokenCounter, chunk_tokens: int = 2
     return chunks
 
 
-def _list_leads(article: Article, max_chars: int = 300) -> dict[int, tuple[int, int]]:
-    """Each sentence of a list item -> the span of the paragraph that introduces the list ("… to
-    “Make Buy American Real” by:"). A chunk that starts inside the list, past its lead-in, keeps the
-    lead-in as part of its heading: it says what the items are (and names them) for the writer's
-    checks and for the embedding."""
-    out: dict[int, tuple[int, int]] = {}
+def _list_leads(article: Article, max_chars: int = 300) -> list[tuple[int, int, tuple[int, int]]]:
+    """(start, end, lead-in span) of each list item that follows a paragraph introducing its list
+    ("… to “Make Buy American Real” by:"). A chunk that starts inside the list, past its lead-in,
+    keeps the lead-in as part of its heading: it says what the items are (and names them) for the
+    writer's checks and for the embedding."""
+    out: list[tuple[int, int, tuple[int, int]]] = []
     lead = None
     for b in article.blocks:
         if b.kind == "para":
@@ -289,8 +289,7 @@ def _list_leads(article: Article, max_chars: int = 300) -> dict[int, tuple[int, 
             lead = (b.start, b.start + len(body)) if body.endswith(":") and len(body) <= max_chars else None
         elif b.kind == "item":
             if lead:
-                for a, _e in sentence_spans(article.text, b.start, b.end):
-                    out[a] = lead
+                out.append((b.start, b.end, lead))
         elif b.kind != "furniture":
             lead = None
     return out
