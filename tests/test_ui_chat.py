@@ -8,10 +8,12 @@ good, and the phone layout. Screenshots go to tests/artifacts/.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -227,7 +229,25 @@ def slow_reveal(server):
     backend.reveal_seconds = server["reveal"]
 
 
-def test_a_question_sent_mid_answer_is_queued_and_typed_text_survives(chromium_browser, server, slow_reveal):
+@pytest.fixture()
+def slow_take(server, slow_reveal):
+    """As on a busy machine: taking a question (Enter or Ask) takes 0.8 s on the server, so a
+    second question is sent while the first is still being taken."""
+    fns = [f for f in server["demo"].fns.values() if getattr(f.fn, "__name__", "") == "accept"]
+    assert len(fns) == 2  # Enter and Ask
+    orig = [f.fn for f in fns]
+    for f, o in zip(fns, orig):
+        @functools.wraps(o)
+        def slow(*args, _take=o):
+            time.sleep(0.8)
+            return _take(*args)
+        f.fn = slow
+    yield
+    for f, o in zip(fns, orig):
+        f.fn = o
+
+
+def test_a_question_sent_mid_answer_is_queued_and_typed_text_survives(chromium_browser, server, slow_take):
     ctx, page = open_page(chromium_browser, server["url"])
     try:
         page.evaluate(RECORD)

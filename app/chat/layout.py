@@ -189,9 +189,11 @@ def build_app(settings: Settings | None = None, engine: Engine | None = None, co
         def answering(trigger):
             return trigger.then(h.run, run_in, run_out, **P)
 
+        # "multiple": a question sent while the last one is still being taken is taken too (Gradio's
+        # default, "once", drops the second Enter while the first is in flight); accept queues it.
         runs = [
-            answering(box.submit(h.accept, [box, sess], accept_out, js=TAKE_QUESTION, **Q)),
-            answering(send.click(h.accept, [box, sess], accept_out, js=TAKE_QUESTION, **Q)),
+            answering(box.submit(h.accept, [box, sess], accept_out, js=TAKE_QUESTION, trigger_mode="multiple", **Q)),
+            answering(send.click(h.accept, [box, sess], accept_out, js=TAKE_QUESTION, trigger_mode="multiple", **Q)),
             answering(chatbot.example_select(h.accept_example, [sess], accept_out, **Q)),
             answering(chatbot.retry(h.retry, [sess], [sess, *view_out, *buttons], **Q)),
         ]
