@@ -38,6 +38,7 @@ MAX_LIST_ITEMS = 8
 W_DENSE, W_LEXICAL, W_PREDICATE = 0.55, 0.25, 0.20  # relevance: similarity, term overlap, overlap with what is asked of the subject
 SOFT_BONUS = 0.03  # per descriptive name of the question the sentence also meets
 LIST_ENUM_BONUS = 0.05  # an enumerating sentence that names the asked kind ("minerals … include …") over list lines
+ANTECEDENT_WEIGHT = 0.3  # a word of the sentence that a "This …" sentence leans on counts this much in it (0.3, 0.5, 0.7 tried on tune and probes 2–4: 0.5 and up let such sentences crowd in as supports)
 _ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former))\b")
 _LABEL = re.compile(r"^[A-Z][^:.!?\n]{1,48}:\s+\S")
 
@@ -202,11 +203,16 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
     pweights = {t: lex.idf(t) for t in a.terms if t not in named}  # what is asked about the subject
     ptotal = sum(pweights.values())
     leads = _lead_ins(cands)
+    before = _antecedents(cands)
     for c in cands:  # a name the sentence meets through its title or heading counts as its own words
         lead = leads.get(id(c), frozenset())
         context = c.terms | (named & frozenset(tokenize(" ".join((c.passage.title, c.passage.heading))))) | lead
-        c.lexical = sum(w for t, w in weights.items() if t in context) / total
-        c.pcov = sum(w for t, w in pweights.items() if t in c.terms or t in lead) / ptotal if ptotal else 0.0
+        own = c.terms | lead
+        # "This tariff shall be effective …" is read with the sentence that names the tariff, at a discount
+        inherited = before[id(c)].terms if id(c) in before else frozenset()
+        c.lexical = sum(w * (1.0 if t in context else ANTECEDENT_WEIGHT if t in inherited else 0.0) for t, w in weights.items()) / total
+        c.pcov = sum(w * (1.0 if t in own else ANTECEDENT_WEIGHT if t in inherited else 0.0)
+                     for t, w in pweights.items()) / ptotal if ptotal else 0.0
     # Embedding every sentence is the answer's main cost: score the most promising ones only
     # (term overlap first, then passage rank); the rest stay available to complete a list.
     order = sorted(range(len(cands)), key=lambda i: (-cands[i].lexical, cands[i].rank))
@@ -551,12 +557,28 @@ def _list_continuations(passages: list[Passage], engine) -> list[Passage]:
     return out
 
 
+def _antecedents(cands: list[Candidate]) -> dict[int, Candidate]:
+    """For each sentence that leans on the one before it ("This tariff …", "It …"), that sentence."""
+    ends = {(c.passage.article_id, c.end): c for c in cands}
+    out: dict[int, Candidate] = {}
+    for c in cands:
+        if _ANAPHOR.match(c.text):
+            prev = ends.get((c.passage.article_id, c.start - 1)) or ends.get((c.passage.article_id, c.start - 2))
+            if prev is not None:
+                out[id(c)] = prev
+    return out
+
+
 def _with_continuations(chosen: list[Candidate], cands: list[Candidate]) -> list[Candidate]:
-    """A chosen sentence is followed by the next one when that one leans on it ("This includes…")."""
+    """A chosen sentence is followed by the next one when that one leans on it ("This includes…"),
+    and a lead that leans on the sentence before it is followed by that sentence."""
     out: list[Candidate] = []
-    for c in chosen:
+    before = _antecedents(cands)
+    for i, c in enumerate(chosen):
         if c not in out:
             out.append(c)
+        if i == 0 and id(c) in before and before[id(c)] not in chosen:
+            out.append(before[id(c)])
         nxt = next((x for x in cands if x.passage is c.passage and 0 < x.start - c.end <= 2), None)
         if nxt is not None and nxt not in out and _ANAPHOR.match(nxt.text):
             out.append(nxt)

@@ -174,3 +174,19 @@ def test_a_date_that_completes_the_sentence_before_it_answers_first(tmp_path):
     engine = _engine_over(tmp_path, {"readout.md": doc})
     ans = answer("Until what date could the public comment on Interior's Request for Information on mining reform?", engine=engine)
     assert ans.status == "answered" and "July 31, 2022" in ans.sentences[0].text, ans.text
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(tmp_path):
+    """"This tariff shall be effective … August 1, 2025" names no copper: it answers when the copper
+    tariff takes effect, read with the sentence before it, which the answer quotes too."""
+    doc = ("# Adjusting imports of copper\n\n4. The Secretary also recommended a phased universal tariff on refined copper "
+           "of 15 percent starting in 2027 and 30 percent starting in 2028.\n\n5. The Secretary found that copper imports "
+           "threaten to impair the national security.\n\n(1) Except as otherwise provided in this proclamation, all imports "
+           "of semi-finished copper products, as set forth in the Annex to this proclamation, shall be subject to a 50 percent "
+           "tariff. This tariff shall be effective with respect to goods entered for consumption on or after 12:01 a.m. eastern "
+           "daylight time on August 1, 2025, and shall continue in effect, unless such action is expressly modified.\n\n"
+           "(2) The Secretary shall monitor imports of copper products.\n")
+    engine = _engine_over(tmp_path, {"copper.md": doc})
+    ans = answer("When did the 50 percent tariff on semi-finished copper products take effect?", engine=engine)
+    assert ans.status == "answered" and "August 1, 2025" in ans.sentences[0].text, ans.text
+    assert any("subject to a 50 percent tariff" in s.text for s in ans.sentences[1:]), ans.text
