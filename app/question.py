@@ -437,7 +437,7 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
         taken.append((start, end))
         out.append(Constraint(text=text.strip(), kind="name", group=group, required=required or (group == "norp" and not in_source), terms=terms,
                               setting=bool(document) or bool(_AUTHOR_OF.match(doc.text, end)) or _office_of(doc.text, start, end)
-                              or any(s <= start and end <= e for s, e in settings)))
+                              or _department(text, lex) or any(s <= start and end <= e for s, e in settings)))
 
     # 1. the index's own entity vocabulary, matched on words whatever their case (longest first)
     if lex is not None and getattr(lex, "entities", None):
@@ -579,6 +579,12 @@ def _government_bodies(lex) -> dict[str, list[str]]:
         _bodies_cache.clear()  # one index per process in practice: keep the latest only
         _bodies_cache[key] = bodies
     return _bodies_cache[key]
+
+
+def _department(text: str, lex) -> bool:
+    """"why did Commerce conclude …": a department called by its short name acts through its head,
+    whom its documents call "the Secretary" once named, so it is met anywhere in an article."""
+    return lex is not None and bool(getattr(lex, "entities", None)) and entity_key(text) in _government_bodies(lex)
 
 
 def _aliases(c: Constraint, lex) -> list[str]:

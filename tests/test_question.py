@@ -318,6 +318,21 @@ def test_the_office_a_document_names_once_is_met_anywhere_in_it(corpus_engine):
     assert not [c for c in check(a, sentence, [(3, 15, "DATE")], block=sentence, article=article).unmet if c.required]
 
 
+def test_a_department_called_by_its_short_name_is_met_anywhere_in_the_article(corpus_engine):
+    """"why did commerce conclude …": the Department acts through "the Secretary" its document names once."""
+    from assay.app.check import check
+
+    lex = corpus_engine.index.lexical()
+    assert "department of commerce" in lex.entities or "u.s. department of commerce" in lex.entities
+    a = analyze("why did commerce conclude that copper imports are a threat?", lex)
+    assert [c.text for c in a.names if c.article_wide] == ["commerce"]
+    sentence = "Because of global excess capacity, the Secretary found that copper imports threaten to impair the national security."
+    article = "1. On June 30, 2025, the Secretary of Commerce transmitted to me a report on copper.\n\n" + sentence
+    assert not [c for c in check(a, sentence, [], block=sentence, article=article).unmet if c.required]
+    assert [c.text for c in check(a, sentence, [], block=sentence, article=sentence).unmet] == ["commerce"]
+    assert not [c for c in analyze("why did the copper market grow?", lex).names if c.article_wide]
+
+
 def test_the_verb_may_is_no_month():
     from assay.app.check import check
 
