@@ -424,3 +424,28 @@ def contrary_change(a: Analysis, sentence: str) -> tuple[str, str] | None:
             words = [t.text] + [x.text for x in doc[t.i + 1 : t.i + 4] if x.pos_ in ("NOUN", "PROPN", "ADJ", "ADP", "DET", "NUM")][:2]
             return asked.text + (" " + asked.nbor().text if asked.i + 1 < len(q) and asked.nbor().dep_ == "prt" else ""), " ".join(words)
     return None
+
+
+def contrary_count(a: Analysis, sentence: str) -> tuple[str, str] | None:
+    """(the question's count, the sentence's) when the question assumes a count of a thing ("why did
+    Commerce designate only *13* Tech Hubs") and the sentence, which names that thing, gives another
+    count and never the asked one ("the designation of *31* communities … as … Tech Hubs"); None otherwise."""
+    from ..ingest.nlp import parse
+
+    q = parse(a.question)
+    asked = next((t for t in q if t.like_num and re.fullmatch(r"\d{1,4}", t.text) and not _YEAR_LIKE.fullmatch(t.text)
+                  and t.head.pos_ in ("NOUN", "PROPN") and t.head.i > t.i), None)
+    if asked is None:
+        return None
+    thing = asked.head.lemma_.lower()
+    doc = parse(sentence)
+    if asked.text in re.findall(r"\d+", sentence) or not any(t.lemma_.lower() == thing for t in doc):
+        return None
+    for t in doc:  # a count of that thing, or of what is then called that thing ("31 communities … as … Tech Hubs")
+        if t.like_num and re.fullmatch(r"\d{1,4}", t.text) and not _YEAR_LIKE.fullmatch(t.text) and t.head.pos_ in ("NOUN", "PROPN") \
+                and t.head.i > t.i and t.nbor().text not in ("%", "percent") and any(x.lemma_.lower() == thing for x in doc[t.i + 1 : t.i + 13]):
+            return q[asked.i : asked.head.i + 1].text, f"{t.text} {t.head.text}"
+    return None
+
+
+_YEAR_LIKE = re.compile(r"(?:19|20)\d{2}")

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..ingest.lexical import tokenize
 from ..ingest.split import sentence_spans
-from .check import Evidence, check, contrary_change
+from .check import Evidence, check, contrary_change, contrary_count
 from .question import Analysis
 from .retrieve import next_chunk_id
 from .rewrite import carried_weight, typed_part
@@ -39,7 +39,12 @@ W_DENSE, W_LEXICAL, W_PREDICATE = 0.55, 0.25, 0.20  # relevance: similarity, ter
 SOFT_BONUS = 0.03  # per descriptive name of the question the sentence also meets
 LIST_ENUM_BONUS = 0.05  # an enumerating sentence that names the asked kind ("minerals … include …") over list lines
 ANTECEDENT_WEIGHT = 0.3  # a word of the sentence that a "This …" sentence leans on counts this much in it (0.3, 0.5, 0.7 tried on tune and probes 2–4: 0.5 and up let such sentences crowd in as supports)
-_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former))\b")
+_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former)|(?:By )?[Dd]oing so)\b")
+# A sentence saying what the step of the sentence before it will do: its purpose ("Doing so would
+# streamline …", "This will help …", "These steps are intended to …")
+_EFFECT = re.compile(r"^(?:(?:By )?[Dd]oing so|(?:This|These|That|Such)(?: \w+){0,3}|Together,? these(?: \w+){0,2}),? (?:\w+ ){0,2}?"
+                     r"(?:will|would|could|can|is intended to|are intended to|is meant to|are meant to|aims? to|seeks? to|"
+                     r"helps?|ensures?|allows?|enables?)\b")
 _LABEL = re.compile(r"^[A-Z][^:.!?\n]{1,48}:\s+\S")
 
 
@@ -164,6 +169,11 @@ def decide(a: Analysis, scored: Scored, t: Thresholds = THRESHOLDS) -> Draft:
             verb, phrase = change
             return Draft("partial", [top], ["answer"], [f"They report “{phrase}”, not that it was {verb}: the question's premise does not match."],
                          missing=[verb, phrase], confidence=round(top.score, 3), reason=f"the articles contradict “{verb}”")
+        count = contrary_count(a, top.text)
+        if count is not None:  # "why only 13 Tech Hubs?" where the article designates 31
+            asked_count, stated = count
+            return Draft("partial", [top], ["answer"], [f"They give “{stated}”, not {asked_count}: the question's premise does not match."],
+                         missing=[asked_count], confidence=round(top.score, 3), reason=f"the articles contradict “{asked_count}”")
     if answers:
         return _answered(a, answers, about, cands, t)
     asked = a.asked()
@@ -171,9 +181,12 @@ def decide(a: Analysis, scored: Scored, t: Thresholds = THRESHOLDS) -> Draft:
     if said:
         best = said[0]
         nxt = next((c for c in pool if c.passage is best.passage and 0 < c.start - best.end <= 2), None)
-        if nxt is not None and a.atype in ("date", "quantity") and nxt.ev.carries >= 1.0 and nxt.ev.coverage == 1.0:
+        completes = nxt is not None and nxt.ev.coverage == 1.0 and (
+            (a.atype in ("date", "quantity") and nxt.ev.carries >= 1.0) or (a.atype == "reason" and _EFFECT.match(nxt.text)))
+        if completes:
             # the answer completes the sentence before it ("… comments on the Request for Information …
-            # Comments can be made through July 31, 2022"): a date or a count tied to its noun
+            # Comments can be made through July 31, 2022"): a date or a count tied to its noun; for "why",
+            # what the asked step will do ("… to add Australia as a 'domestic source' … Doing so would streamline …")
             return Draft("answered", [nxt, best], ["answer", "support"], confidence=round(best.score, 3))
         return Draft("partial", [best], ["answer"], [a.missing_note()], missing=[asked],
                      confidence=round(best.score * best.ev.carries, 3),

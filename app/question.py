@@ -497,8 +497,9 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             continue
         if run and any(x.text[:1].isupper() for x in run):
             first = run[0]
-            if first.i > 0 and doc[first.i - 1].like_num and not _YEAR.fullmatch(doc[first.i - 1].text):
-                first = doc[first.i - 1]  # "42 U.S.C."
+            if first.i > 0 and doc[first.i - 1].like_num and not _YEAR.fullmatch(doc[first.i - 1].text) and (
+                    first.text.isupper() or "." in first.text):
+                first = doc[first.i - 1]  # "42 U.S.C.", "40 CFR"; not a count ("13 Regional Technology Hubs")
             start, end = first.idx, run[-1].idx + len(run[-1].text)
             add(doc.text[start:end], "thing", start, end, priority=0)
         run = []

@@ -190,3 +190,19 @@ def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(tmp_path):
     ans = answer("When did the 50 percent tariff on semi-finished copper products take effect?", engine=engine)
     assert ans.status == "answered" and "August 1, 2025" in ans.sentences[0].text, ans.text
     assert any("subject to a 50 percent tariff" in s.text for s in ans.sentences[1:]), ans.text
+
+
+def test_why_is_answered_by_what_the_step_will_do_and_a_wrong_count_is_a_wrong_premise(tmp_path):
+    """"Doing so would streamline …" says why the step before it is taken; "why only 13 hubs?" of an
+    article that designates 31 is told that the premise does not match, not given the reason for 31."""
+    doc = ("# Joint statement on the alliance\n\nThe leaders reviewed their cooperation on energy and security.\n\n"
+           "The President plans to ask Congress to add Australia as a domestic source under Title III of the Defense "
+           "Production Act. Doing so would streamline industrial base collaboration and build new opportunities for "
+           "investment in Australian critical minerals.\n\nThe Secretary will announce the designation of 31 communities "
+           "across the country as Regional Technology Hubs. The hubs will catalyze investment in critical technologies.\n")
+    engine = _engine_over(tmp_path, {"statement.md": doc})
+    why = answer("Why does the President want Congress to make Australia a domestic source under the Defense Production Act?", engine=engine)
+    assert why.status == "answered" and why.sentences[0].text.startswith("Doing so would streamline"), why.text
+    assert "add Australia as a domestic source" in why.text
+    premise = answer("Why did the Secretary designate only 13 Regional Technology Hubs?", engine=engine)
+    assert premise.status == "partial" and "31 communities" in premise.text and "premise" in premise.text, premise.text
