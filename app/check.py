@@ -433,8 +433,7 @@ def contrary_count(a: Analysis, sentence: str) -> tuple[str, str] | None:
     from ..ingest.nlp import parse
 
     q = parse(a.question)
-    asked = next((t for t in q if t.like_num and re.fullmatch(r"\d{1,4}", t.text) and not _YEAR_LIKE.fullmatch(t.text)
-                  and t.head.pos_ in ("NOUN", "PROPN") and t.head.i > t.i), None)
+    asked = next((t for t in q if _count(t) and not (t.i > 0 and q[t.i - 1].text[:1].isupper())), None)  # "Section 232": a name
     if asked is None:
         return None
     thing = asked.head.lemma_.lower()
@@ -442,10 +441,21 @@ def contrary_count(a: Analysis, sentence: str) -> tuple[str, str] | None:
     if asked.text in re.findall(r"\d+", sentence) or not any(t.lemma_.lower() == thing for t in doc):
         return None
     for t in doc:  # a count of that thing, or of what is then called that thing ("31 communities … as … Tech Hubs")
-        if t.like_num and re.fullmatch(r"\d{1,4}", t.text) and not _YEAR_LIKE.fullmatch(t.text) and t.head.pos_ in ("NOUN", "PROPN") \
-                and t.head.i > t.i and t.nbor().text not in ("%", "percent") and any(x.lemma_.lower() == thing for x in doc[t.i + 1 : t.i + 13]):
+        if not _count(t):
+            continue
+        window = doc[t.head.i : t.i + 13]
+        called = any(x.lower_ == "as" for x in window) and any(x.lemma_.lower() == thing for x in window)
+        if t.head.lemma_.lower() == thing or called:
             return q[asked.i : asked.head.i + 1].text, f"{t.text} {t.head.text}"
     return None
+
+
+def _count(t) -> bool:
+    """A number counting the noun it modifies ("31 communities"), not a year, share or amount."""
+    nxt = t.nbor().lower_ if t.i + 1 < len(t.doc) else ""
+    return (t.like_num and bool(re.fullmatch(r"\d{1,4}", t.text)) and not _YEAR_LIKE.fullmatch(t.text) and t.head.pos_ in ("NOUN", "PROPN")
+            and t.head.i > t.i and nxt not in ("%", "percent", "million", "billion", "trillion", "thousand")
+            and not (t.i > 0 and t.doc[t.i - 1].text in ("$", "€", "£")))
 
 
 _YEAR_LIKE = re.compile(r"(?:19|20)\d{2}")
