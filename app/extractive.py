@@ -39,7 +39,8 @@ W_DENSE, W_LEXICAL, W_PREDICATE = 0.55, 0.25, 0.20  # relevance: similarity, ter
 SOFT_BONUS = 0.03  # per descriptive name of the question the sentence also meets
 LIST_ENUM_BONUS = 0.05  # an enumerating sentence that names the asked kind ("minerals … include …") over list lines
 ANTECEDENT_WEIGHT = 0.3  # a word of the sentence that a "This …" sentence leans on counts this much in it (0.3, 0.5, 0.7 tried on tune and probes 2–4: 0.5 and up let such sentences crowd in as supports)
-_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former)|(?:By )?[Dd]oing so)\b")
+_ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former)|(?:By )?[Dd]oing so|"
+                      r"(?:Because of|Given|For|In light of|Due to|As a result of|In view of) (?:these|those|this|such)|Therefore|Thus)\b")
 # A sentence saying what the step of the sentence before it will do: its purpose ("Doing so would
 # streamline …", "This will help …", "These steps are intended to …")
 _EFFECT = re.compile(r"^(?:(?:By )?[Dd]oing so|(?:This|These|That|Such)(?: \w+){0,3}|Together,? these(?: \w+){0,2}),? (?:\w+ ){0,2}?"

@@ -206,3 +206,14 @@ def test_why_is_answered_by_what_the_step_will_do_and_a_wrong_count_is_a_wrong_p
     assert "add Australia as a domestic source" in why.text
     premise = answer("Why did the Secretary designate only 13 Regional Technology Hubs?", engine=engine)
     assert premise.status == "partial" and "31 communities" in premise.text and "premise" in premise.text, premise.text
+
+
+def test_a_reason_that_points_back_brings_the_sentence_it_points_to(tmp_path):
+    """"Because of these risks, … the Secretary found …" answers why only with the risks named before it."""
+    doc = ("# Adjusting imports of copper\n\n1. The Secretary of Commerce transmitted a report on copper imports.\n\n"
+           "2. The Secretary found that global excess capacity for producing copper is weakening our economy, resulting in "
+           "the persistent threat of further closures of domestic smelters. Because of these risks, the Secretary found that "
+           "copper imports threaten to impair the national security.\n\n3. The tariff applies to semi-finished copper products.\n")
+    engine = _engine_over(tmp_path, {"copper.md": doc})
+    ans = answer("Why did the Secretary conclude that copper imports threaten national security?", engine=engine)
+    assert ans.status == "answered" and "excess capacity" in ans.text, ans.text
