@@ -52,7 +52,8 @@ _GOVERNMENT = re.compile(r"^(?:.*\b(?:agency|department|administration|bureau|co
 _ENUM = re.compile(r"(?:[^,;:]{1,120},\s*){2,}(?:and|or)\s+\w|(?:[^;:]{1,200};\s*){2,}(?:and|or)\s+\w|"
                    r"\b(?:such as|including|include|namely)\s+[^,;.]{2,120},\s*[^,;.]{2,120}?\s(?:and|or)\s+\w", re.I)  # "such as A, B and C"
 _RANGE = re.compile(r"\b((?:19|20)\d{2})\s*[-–]\s*(\d{2}|(?:19|20)\d{2})\b")
-_DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:(?:shall )?means?|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:(?:shall )?means?|refers to)\b)", re.I)
+_DEFINES = re.compile(r"\b(?:the term\b[^.]{0,80}?\b(?:(?:shall )?means?|refers to|includes)|is defined as|(?:is|are) (?:a|an|the)\s+\w+|(?:(?:shall )?means?|refers to)\b|"
+                      r"(?:also|otherwise|commonly) (?:known|referred to) as\b|\((?:i\.e\.|that is),?\s)", re.I)
 _TERM_DEFINED = re.compile(r"\bthe terms?\s+[“\"‘']([^”\"’']{1,80})[”\"’']", re.I)  # which term a definition defines
 _PLACE = frozenset({"GPE", "LOC", "FAC"})
 # An office named for its holder: "the Secretary of Commerce", "the Assistant to the President for National Security Affairs"
@@ -316,7 +317,7 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
         return 0.5, ""
     if kind == "description" and _DEFINES.search(sentence):
         term = _TERM_DEFINED.search(sentence)
-        named = {t for c in a.names for t in c.terms}  # what is to be defined: all of a name, or some word asked
+        named = {t for c in a.names if not c.article_wide for t in c.terms}  # what is to be defined (not whose term it is)
         defined = set(tokenize(term.group(1))) if term else set(terms)
         if not (named <= defined if named else (defined & set(a.terms) if term else True)):
             return 0.85, ""  # the definition of another term ("critical minerals" for "processed critical minerals")

@@ -85,6 +85,8 @@ _DOCUMENT = re.compile(r"\b(?:E\.?\s?O\.?|executive orders?|proclamations?|(?:pr
 # "Biden's 2021 supply chain executive order": whose document it is, met anywhere in it (its signature)
 _AUTHOR_OF = re.compile(r"['’]s(?:\s+[\w-]+){0,5}?\s+(?:order|proclamation|memorandum|fact sheet|statement|plan|report|"
                         r"strategy|framework|remarks|speech|address)s?\b", re.I)
+# "the Biden administration": the author of its documents, met anywhere in one
+_ADMINISTRATION = re.compile(r"\b(?:administration|white house)$", re.I)
 _HOLDER = r"secretary|minister|administrator"  # an office's holder; with its body, the department it heads
 _OFFICE_AFTER = re.compile(rf"['’]?s?\s+(?:{_HOLDER}|department|ministry)\b", re.I)
 _OFFICE_BEFORE = re.compile(rf"\b(?:{_HOLDER}|department|ministry) (?:of|for) (?:the )?$", re.I)
@@ -437,7 +439,8 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
         taken.append((start, end))
         out.append(Constraint(text=text.strip(), kind="name", group=group, required=required or (group == "norp" and not in_source), terms=terms,
                               setting=bool(document) or bool(_AUTHOR_OF.match(doc.text, end)) or _office_of(doc.text, start, end)
-                              or _department(text, lex) or any(s <= start and end <= e for s, e in settings)))
+                              or _department(text, lex) or _ADMINISTRATION.search(text) is not None
+                              or any(s <= start and end <= e for s, e in settings)))
 
     # 1. the index's own entity vocabulary, matched on words whatever their case (longest first)
     if lex is not None and getattr(lex, "entities", None):

@@ -277,6 +277,21 @@ def test_a_definition_answers_only_for_the_term_asked():
     assert check(a, own, []).carries == 1.0 and check(a, other, []).carries < 1.0
 
 
+def test_a_term_glossed_in_passing_is_defined_and_an_administration_is_the_author_of_its_documents():
+    """"what does the Biden-Harris Administration mean by 'foundational semiconductors'?" is answered by
+    "… foundational semiconductors (also known as legacy chips) …" in one of its fact sheets."""
+    from assay.app.check import check
+
+    a = analyze("What does the Biden-Harris Administration mean by 'foundational semiconductors'?")
+    assert [c.text for c in a.names if c.article_wide] == ["Biden-Harris Administration"]
+    gloss = "USTR is launching an investigation of the targeting of foundational semiconductors (also known as legacy or mature node chips)."
+    plain = "A resilient and secure supply of foundational semiconductors is critical to national and economic security."
+    article = "FACT SHEET: The Biden-Harris Administration protects American workers.\n\n" + gloss
+    assert check(a, gloss, [], block=gloss).coverage < 1.0  # not in the sentence: in its article
+    assert check(a, gloss, [], block=gloss, article=article).coverage == 1.0
+    assert check(a, gloss, [], block=gloss, article=article).carries == 1.0 and check(a, plain, []).carries < 1.0
+
+
 def test_a_sentence_that_names_three_items_after_such_as_answers_a_list_question():
     from assay.app.check import check
 
