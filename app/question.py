@@ -730,6 +730,15 @@ def _declarative(rest: str) -> str | None:
     body = words[1:]
     if not body:
         return rest
+    if aux in ("do", "does", "did"):  # parsed with its auxiliary, whose head is the verb ("does the fact sheet *give*")
+        full = _nlp()(" ".join(words))
+        v = full[0].head
+        if full[0].dep_ == "aux" and v.i > 1 and v.lower_ == v.lemma_.lower():
+            adverbs = v.i
+            while adverbs > 2 and full[adverbs - 1].pos_ == "ADV" and full[adverbs - 1].lower_ != "not":
+                adverbs -= 1  # "did they *quickly* sign": the adverb stays before the verb
+            form = v.text if aux == "do" else _third_person(v.lemma_.lower()) if aux == "does" else _past(v.lemma_.lower())
+            return " ".join(x for x in (full[1:adverbs].text, full[adverbs : v.i].text, form, full[v.i + 1 :].text) if x)
     doc = _nlp()(" ".join(body))
     if doc[0].pos_ in ("VERB", "AUX"):
         return " ".join([aux, doc.text])  # "how many people | will work there": the wh-phrase is the subject

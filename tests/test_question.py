@@ -133,6 +133,10 @@ def test_the_missing_part_is_said_as_a_clause():
     assert analyze("When did the partners sign the compact?").asked() == "when the partners signed the compact"
     note = analyze("Where will the ministerial be held?").missing_note()
     assert note == "They don't say where the ministerial will be held (no place is named)."
+    # the verb is found by its auxiliary even where the tagger takes it for a noun ("fact sheet give")
+    assert (analyze("What reason does the May 2024 fact sheet give for quadrupling the tariff on EVs?").asked()
+            == "what reason the May 2024 fact sheet gives for quadrupling the tariff on EVs")
+    assert analyze("Why did they quickly sign it?").asked() == "why they quickly signed it"
 
 
 def test_a_use_question_says_what_is_missing_as_a_clause():
