@@ -37,6 +37,7 @@ MAX_EMBEDDED = 24  # candidate sentences embedded per answer (the rest only comp
 MAX_LIST_ITEMS = 8
 W_DENSE, W_LEXICAL, W_PREDICATE = 0.55, 0.25, 0.20  # relevance: similarity, term overlap, overlap with what is asked of the subject
 SOFT_BONUS = 0.03  # per descriptive name of the question the sentence also meets
+_ONE_VALUE = frozenset({"money", "percent", "date", "quantity", "place", "person", "organization"})  # one value is asked
 LIST_ENUM_BONUS = 0.05  # an enumerating sentence that names the asked kind ("minerals … include …") over list lines
 ANTECEDENT_WEIGHT = 0.3  # a word of the sentence that a "This …" sentence leans on counts this much in it (0.3, 0.5, 0.7 tried on tune and probes 2–4: 0.5 and up let such sentences crowd in as supports)
 _ANAPHOR = re.compile(r"^(?:This|These|That|Those|It|Its|They|Their|Such|The (?:same|latter|former)|(?:By )?[Dd]oing so|"
@@ -313,6 +314,8 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
             continue
         if c.ev.carries < 0.8 and a.atype not in ("description", "yesno", "reason"):
             continue  # a support sentence must add an asked-for fact
+        if a.atype in _ONE_VALUE and c.passage.article_id != lead.passage.article_id and c.pcov <= lead.pcov:
+            continue  # one amount, date or place is asked: another article's is another fact, unless it says more of what was asked
         if any(float(c.vec @ x.vec) > 0.92 for x in chosen):
             continue  # says the same as a sentence already chosen
         chosen.append(c)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from assay.app.answer import answer
+from tests.conftest import ROOT
 
 BLOG = "2025-11-12-us-expands-partnerships-for-rare-earths.txt"
 USGS = "usgs_mcs2025_rare_earths.md"
@@ -217,3 +218,17 @@ def test_a_reason_that_points_back_brings_the_sentence_it_points_to(tmp_path):
     engine = _engine_over(tmp_path, {"copper.md": doc})
     ans = answer("Why did the Secretary conclude that copper imports threaten national security?", engine=engine)
     assert ans.status == "answered" and "excess capacity" in ans.text, ans.text
+
+
+def test_one_amount_asked_is_not_padded_with_another_articles_amount(tmp_path):
+    """Two real fact sheets: the legacy-chip one gives the amount; the permitting one lists other CHIPS
+    Act awards, one of which is not a second answer."""
+    names = ["articles-probe4/2024-12-23-fact-sheet-president-biden-takes-action-to-protect-american-workers-and-businesses-"
+             "from-chinas-unfair-trade-practices-in-the-semiconductor-sector.md",
+             "articles/2024-04-30-fact-sheet-biden-harris-administration-delivers-on-permitting-progress-to-build-americas-"
+             "infrastructure-and-clean-energy-future-faster-safer-and-cleaner.md"]
+    engine = _engine_over(tmp_path, {n.split("/")[1]: (ROOT / "eval" / n).read_text(encoding="utf-8") for n in names})
+    ans = answer("According to the December 2024 legacy chip fact sheet, how much CHIPS Act funding is reserved for mature "
+                 "semiconductors?", engine=engine)
+    assert ans.status == "answered" and "$2 billion" in ans.sentences[0].text, ans.text
+    assert len({c.article_id for c in ans.citations}) == 1, ans.text
