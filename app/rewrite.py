@@ -209,7 +209,9 @@ def _substitute(previous: str, rest: str, specificity) -> str | None:
     # 5. the most specific word of the previous question (its subject), as before
     if specificity is None:
         return None
-    words = [w for w in content_words(previous) if not w[0].isdigit()]
+    # the subject is a noun ("lithium", not "enough"), and no date ("Oct 2022")
+    nouns = {t.text for t in prev if t.pos_ in ("NOUN", "PROPN") and not t.ent_type_ in ("DATE", "TIME")}
+    words = [w for w in content_words(previous) if not w[0].isdigit() and w in nouns]
     if not words:
         return None
     top = max(words, key=specificity)

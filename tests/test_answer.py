@@ -65,6 +65,10 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
 
     swapped = standalone("And dysprosium oxide?", ["What was the average price of terbium oxide in 2022?"], _specificity(corpus_engine))
     assert "terbium" not in swapped and "price" in swapped and "2022" in swapped
+    # the swapped subject is a noun, never a date word ("Oct") or an adverb ("enough")
+    grants = standalone("what about graphite", ["The Oct 2022 DOE battery grants will develop enough battery-grade lithium for "
+                                                "how many EVs a year?"], _specificity(corpus_engine))
+    assert "Oct" in grants and "enough" in grants, grants
     # "and for X in Y?": X's own place replaces the old one; "and for X?" keeps it
     previous = ["How much did EXIM approve for the two solar projects in Angola?"]
     assert standalone("and for the data center in Ghana?", previous) == "How much did EXIM approve for the data center in Ghana?"
