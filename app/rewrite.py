@@ -328,7 +328,8 @@ _NAME_TYPES = frozenset(_GROUPS)
 def _main_subject(prev, role: str = "") -> str | None:
     """What "it" most likely refers to: the previous question's noun phrase in the same role
     (object for an object), else its most specific named one."""
-    chunks = [c for c in prev.noun_chunks if c.root.pos_ in ("NOUN", "PROPN") and c[0].lower_ not in ("what", "which", "who", "how", "whose")]
+    chunks = [c for c in prev.noun_chunks if c.root.pos_ in ("NOUN", "PROPN") and c[0].lower_ not in ("what", "which", "who", "how", "whose")
+              and c.root.tag_ not in ("NNS", "NNPS")]  # "it" is one thing: never "US chip companies"
     if role in ("dobj", "pobj"):
         objects = [c for c in chunks if c.root.dep_ == role]
         if objects:
@@ -342,11 +343,17 @@ def _main_subject(prev, role: str = "") -> str | None:
 
 
 def _plural_referent(prev) -> str | None:
-    names = [e.text for e in prev.ents if _GROUPS.get(e.label_) in ("place", "org", "person")]
-    if len(names) >= 2:
-        return " and ".join(names[:2])
-    plural = [c for c in prev.noun_chunks if c.root.tag_ in ("NNS", "NNPS") and c[0].lower_ not in ("what", "which", "who", "how")]
-    return plural[0].text if plural else (names[0] if names else None)
+    ents = [e for e in prev.ents if _GROUPS.get(e.label_) in ("place", "org", "person")]
+    names = [e.text for e in ents]
+    # two names are "they" when the question joins them ("Australia and the US"), not when one
+    # only qualifies a noun ("US chip companies … in Vietnam")
+    joined = [(a, b) for a in ents for b in ents if a.start < b.start and b.root.dep_ == "conj" and b.root.head == a.root]
+    if joined:
+        a, b = joined[0]
+        return f"{a.text} and {b.text}"
+    plural = [(c[1:] if c[0].lower_ in ("what", "which") else c) for c in prev.noun_chunks
+              if c.root.tag_ in ("NNS", "NNPS") and c[0].lower_ not in ("who", "how") and (len(c) > 1 or c[0].lower_ not in ("what", "which"))]
+    return plural[0].text if plural else (names[0] if names else None)  # "which US chip companies …": they are US chip companies
 
 
 def _same_head(prev, head) -> str | None:

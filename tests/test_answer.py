@@ -69,6 +69,11 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     grants = standalone("what about graphite", ["The Oct 2022 DOE battery grants will develop enough battery-grade lithium for "
                                                 "how many EVs a year?"], _specificity(corpus_engine))
     assert "Oct" in grants and "enough" in grants, grants
+    # "them" is the plural noun asked about, not two names that only qualify it; "it" is never a plural
+    chips = ["Which US chip companies are expanding in Vietnam according to the fact sheet?"]
+    assert standalone("which one of them is opening a factory in Bac Ninh?", chips).startswith("which one of US chip companies is")
+    assert "Australia and US" in standalone("What do they plan next?", ["What did Australia and the US agree in 2023?"])
+    assert "companies" not in standalone("what's the total investment on it?", [*chips, "which one of them is opening a factory in Bac Ninh?"])
     # "and for X in Y?": X's own place replaces the old one; "and for X?" keeps it
     previous = ["How much did EXIM approve for the two solar projects in Angola?"]
     assert standalone("and for the data center in Ghana?", previous) == "How much did EXIM approve for the data center in Ghana?"
