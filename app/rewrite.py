@@ -33,6 +33,10 @@ _QUESTION_WORDS = {
 _ELLIPTIC = re.compile(r"^\s*(?:ok(?:ay)?,?\s+|so,?\s+)?(?:and what about|and how about|what about|how about|what of|and|but|also|same for|as for)\b[\s,]*(?P<rest>.*?)\s*[?.!]*\s*$", re.I)
 # "ok and what …", "thanks. so where …": a reply to the previous answer before the question itself
 _DISCOURSE = re.compile(r"^\s*(?:(?:ok(?:ay)?|alright|all right|thanks|thank you|got it|i see|hm+|so)(?:[\s,.!;:]+|$))+", re.I)
+# "new question: …", "unrelated, but …", "changing the subject —": the question stands alone
+_NEW_TOPIC = re.compile(r"^\s*(?:(?:a |one )?(?:new|different|separate|unrelated|another|other) (?:question|topic|subject)|unrelated(?: question)?|"
+                        r"(?:changing|switching|change|switch) (?:the )?(?:subject|topics?)|on (?:a|another) (?:different |separate )?(?:note|topic))"
+                        r"(?:,? but)?\s*[:,;.!—–-]*\s*", re.I)
 _ELLIPTIC_START = re.compile(r"^\s*(and|but|what about|how about|and what about|what of|also|same for|why|how so)\b", re.I)
 _WORD = re.compile(r"[\w$%.,'’-]+")
 _YEAR = re.compile(r"\b(?:(?:fiscal year|fy)\s?)?((?:19|20)\d{2})\b", re.I)
@@ -113,6 +117,10 @@ def standalone(question: str, history: list[str] | None, specificity=None, answe
     rest = _DISCOURSE.sub("", question)
     if rest.strip(" ?.!"):  # "ok?" alone stays what it is
         question = rest[:1].upper() + rest[1:] if question[:1].isupper() else rest
+    fresh = _NEW_TOPIC.match(question)
+    if fresh and question[fresh.end() :].strip(" ?.!"):
+        rest = question[fresh.end() :]
+        return rest[:1].upper() + rest[1:] if question[:1].isupper() else rest
     if not history:
         return question
     previous = ""

@@ -86,6 +86,9 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     # a reply to the last answer ("ok", "thanks, so") is not part of the question
     assert standalone("Thanks! So where is it?", ["What is the MP Materials magnet plant?"]).startswith("Where is the MP Materials magnet plant?")
     assert standalone("ok what is the MSP?", []) == "what is the MSP?"
+    # a topic switch said as such stands alone: the last turn is no context
+    assert standalone("new question: what does gallium do?", ["how much did VinFast announce for North Carolina?"]) == "what does gallium do?"
+    assert standalone("Changing the subject, who signed it?", ["What did the US and Japan sign?"]) == "Who signed it?"
     # "the second one" after "the first phase": the ordinal changes, its noun stays
     assert standalone("what about the second one?", ["The plan has two phases. What's in the first phase?"]).endswith(
         "What's in the second phase?")
