@@ -217,8 +217,9 @@ def answer_name(a: Analysis, sentence: str, ents, label: str) -> str:
     did not tag, then a name it took for a person ("Syrah Resources"), then the government body."""
     new = _new_name(a)
     named = [(sentence[s:e], lab) for s, e, lab in ents if new(sentence[s:e])]
-    if label != "ORG":
-        return next((t for t, lab in named if lab == label), "")
+    if label != "ORG":  # a person, else one named by office ("the Secretary of Commerce shall submit …")
+        office = next((m.group(0) for m in _OFFICE.finditer(sentence) if new(m.group(0))), "") if label == "PERSON" else ""
+        return next((t for t, lab in named if lab == label), "the " + office if office else "")
     orgs = [t for t, lab in named if lab == "ORG"]
     company = next((t for t in orgs if not _GOVERNMENT.match(t)), "")
     if company:

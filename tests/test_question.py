@@ -267,6 +267,10 @@ def test_a_person_may_be_named_by_office_and_a_company_is_no_government_body():
     ev = check(a, sentence, [(21, 28, "ORG")])
     assert ev.carries == 1.0 and ev.answer == "Secretary of Defense"
     assert check(a, "The report on critical minerals shall be submitted within 100 days.", []).carries == 0.0
+    # and "he" in a follow-up then stands for the office
+    from assay.app.check import answer_name
+
+    assert answer_name(analyze("Who has to draft the interim report?"), sentence, [(21, 28, "ORG")], "PERSON") == "the Secretary of Defense"
     company = analyze("What company runs the smelter that got the exemption?")
     epa = "On May 13, 2024, the Environmental Protection Agency published a final rule on copper smelting."
     assert check(company, epa, [(17, 52, "ORG")]).carries < 1.0  # an agency is not the company asked for
