@@ -658,7 +658,8 @@ def _unglued(span, lex=None) -> list:
             start = t.i + 1
     if start < span.end:
         parts.append(span.doc[start : span.end])
-    return [p for p in parts if any(x.pos_ in ("PROPN", "NOUN") for x in p)]
+    # a name has a noun; a nationality ("Pakistani", tagged an adjective) is a name by itself
+    return [p for p in parts if any(x.pos_ in ("PROPN", "NOUN") for x in p) or (span.label_ == "NORP" and len(p) == len(span))]
 
 
 def _span_of(text: str, phrase: str) -> tuple[int, int] | None:
