@@ -150,8 +150,8 @@ def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
             if all(lo <= int(y) <= hi for y in c.terms):
                 return True
         return False
-    if c.group == "norp":  # "Australian" is met by "Australia's", "Pakistani" by "Pakistan"
-        return any(t in context or any(w.startswith(t[: max(4, len(t) - 3)]) for w in context) for t in c.terms)
+    if c.group == "norp":
+        return norp_met(c, context)
     if all(t in context for t in c.terms) and (len(c.terms) != 2 or _together(c.terms, raw)):
         return True  # two common words must stand together: "Energy Fuels"
     if len(c.terms) >= 3 and sum(t in context for t in c.terms) >= len(c.terms) - 1:
@@ -159,6 +159,11 @@ def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
     if acronyms_met(c, context, raw):
         return True
     return any(al in context for al in c.aliases)  # "DOI" for "Interior", "MSP" for "Minerals Security Partnership"
+
+
+def norp_met(c: Constraint, context: frozenset) -> bool:
+    """A nationality is met by its country: "Australian" by "Australia's", "Pakistani" by "Pakistan"."""
+    return any(t in context or any(w.startswith(t[: max(4, len(t) - 3)]) for w in context) for t in c.terms)
 
 
 def _together(terms: list[str], raw: str) -> bool:

@@ -362,7 +362,7 @@ def _names_nowhere(a: Analysis, passages: list[Passage], lex, article_text=None)
     words, or not their most distinctive word ("Iluka Resources" where only "resources" occurs).
     A name the whole article may meet (a follow-up's carried name, a setting, "EO 14415") may be
     anywhere in the passages' articles (`article_text`: article id -> its text)."""
-    from .check import acronyms_met
+    from .check import acronyms_met, norp_met
 
     have: set[str] = set()
     for p in passages:
@@ -380,6 +380,8 @@ def _names_nowhere(a: Analysis, passages: list[Passage], lex, article_text=None)
             have_c, raw_c = have_wide, raw_wide
         else:
             have_c, raw_c = have, raw
+        if c.group == "norp" and norp_met(c, frozenset(have_c)):
+            continue  # "Pakistani" is met by "Pakistan"
         present = sum(t in have_c for t in c.terms)
         rarest = max(c.terms, key=lambda t: lex.idf(t) if t in lex else 99.0)
         if present == 0 or (len(c.terms) >= 2 and (present / len(c.terms) < 0.5 or rarest not in have_c)):

@@ -365,3 +365,19 @@ def test_the_verb_may_is_no_month():
     a = analyze("From what date does the order stop the Secretary issuing waivers?")
     assert check(a, "(b) The Secretary may continue to issue waivers under the order.", [(16, 19, "DATE")]).carries < 1.0
     assert check(a, "(a) On January 1, 2027, the Secretary shall cease to issue waivers.", [(7, 22, "DATE")]).carries == 1.0
+
+
+def test_a_nationality_no_passage_has_is_missing_and_its_country_meets_it(corpus_engine):
+    from assay.app.extractive import _names_nowhere
+    from assay.app.schema import Passage
+
+    a = analyze("Which Pakistani shipyard signed a repair agreement with the US Navy?")
+
+    def passage(text):
+        return Passage(chunk_id="c-0000", article_id="a", text=text, char_start=0, char_end=len(text), title="Fact sheet")
+
+    india = passage("The United States Navy has concluded a Master Ship Repair Agreement with an Indian shipyard in Chennai.")
+    pakistan = passage("The United States Navy has concluded a repair agreement with a shipyard in Pakistan's port of Karachi.")
+    lex = corpus_engine.index.lexical()
+    assert _names_nowhere(a, [india], lex) == ["Pakistani"]
+    assert _names_nowhere(a, [pakistan], lex) == []
