@@ -133,6 +133,13 @@ def _engine_over(tmp_path, docs: dict[str, str], **settings):
     return Engine(s, index=ing.index, encoder=ing.encoder)
 
 
+def _answered_first(tmp_path, doc: str, question: str, needle: str):
+    """The answer to `question` over the one article `doc`: answered, with `needle` in its first sentence."""
+    ans = answer(question, engine=_engine_over(tmp_path, {"article.md": doc}))
+    assert ans.status == "answered" and needle in ans.sentences[0].text, ans.text
+    return ans
+
+
 def test_a_list_cut_by_chunking_is_answered_whole_and_a_nested_list_by_its_own_lead(tmp_path):
     """The waiver plan's four clauses run past the end of their chunk: the answer still gives all
     four, led by the clause that introduces them, not by the outer list's lead-in."""
@@ -160,9 +167,7 @@ def test_one_labelled_line_that_names_the_items_answers_alone_not_its_whole_list
            "of certain temporary work visas, including for Indian nationals.\n\nNew Consulates: The United States intends "
            "to open new consulates in Bengaluru and Ahmedabad.\n\nStudent Exchanges: The two countries will expand "
            "exchanges between universities and colleges.\n")
-    engine = _engine_over(tmp_path, {"visit.md": doc})
-    ans = answer("In which Indian cities does the United States intend to open new consulates?", engine=engine)
-    assert ans.status == "answered" and ans.sentences[0].text.startswith("New Consulates"), ans.text
+    ans = _answered_first(tmp_path, doc, "In which Indian cities does the United States intend to open new consulates?", "New Consulates")
     assert "Domestic Visa" not in ans.text
 
 
@@ -172,9 +177,8 @@ def test_a_date_that_completes_the_sentence_before_it_answers_first(tmp_path):
            "also be submitted in response to the Request for Information on mining reform that was issued by the Department "
            "of the Interior on March 31. Comments can be made through July 31, 2022 at Regulations.gov.\n\nParticipants "
            "discussed the shared benefits and challenges of domestic mining.\n")
-    engine = _engine_over(tmp_path, {"readout.md": doc})
-    ans = answer("Until what date could the public comment on Interior's Request for Information on mining reform?", engine=engine)
-    assert ans.status == "answered" and "July 31, 2022" in ans.sentences[0].text, ans.text
+    _answered_first(tmp_path, doc, "Until what date could the public comment on Interior's Request for Information on mining reform?",
+                    "July 31, 2022")
 
 
 def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(tmp_path):
@@ -187,9 +191,7 @@ def test_a_sentence_that_leans_on_the_one_before_is_read_with_it(tmp_path):
            "tariff. This tariff shall be effective with respect to goods entered for consumption on or after 12:01 a.m. eastern "
            "daylight time on August 1, 2025, and shall continue in effect, unless such action is expressly modified.\n\n"
            "(2) The Secretary shall monitor imports of copper products.\n")
-    engine = _engine_over(tmp_path, {"copper.md": doc})
-    ans = answer("When did the 50 percent tariff on semi-finished copper products take effect?", engine=engine)
-    assert ans.status == "answered" and "August 1, 2025" in ans.sentences[0].text, ans.text
+    ans = _answered_first(tmp_path, doc, "When did the 50 percent tariff on semi-finished copper products take effect?", "August 1, 2025")
     assert any("subject to a 50 percent tariff" in s.text for s in ans.sentences[1:]), ans.text
 
 
@@ -215,9 +217,8 @@ def test_a_reason_that_points_back_brings_the_sentence_it_points_to(tmp_path):
            "2. The Secretary found that global excess capacity for producing copper is weakening our economy, resulting in "
            "the persistent threat of further closures of domestic smelters. Because of these risks, the Secretary found that "
            "copper imports threaten to impair the national security.\n\n3. The tariff applies to semi-finished copper products.\n")
-    engine = _engine_over(tmp_path, {"copper.md": doc})
-    ans = answer("Why did the Secretary conclude that copper imports threaten national security?", engine=engine)
-    assert ans.status == "answered" and "excess capacity" in ans.text, ans.text
+    ans = _answered_first(tmp_path, doc, "Why did the Secretary conclude that copper imports threaten national security?", "")
+    assert "excess capacity" in ans.text, ans.text
 
 
 def test_one_amount_asked_is_not_padded_with_another_articles_amount(tmp_path):
