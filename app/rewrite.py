@@ -35,7 +35,7 @@ _ELLIPTIC = re.compile(r"^\s*(?:ok(?:ay)?,?\s+|so,?\s+)?(?:and what about|and ho
 _DISCOURSE = re.compile(r"^\s*(?:(?:ok(?:ay)?|alright|all right|thanks|thank you|got it|i see|hm+|so)(?:[\s,.!;:]+|$))+", re.I)
 # "new question: …", "unrelated, but …", "changing the subject —": the question stands alone
 _NEW_TOPIC = re.compile(r"^\s*(?:(?:a |one )?(?:new|different|separate|unrelated|another|other) (?:question|topic|subject)|unrelated(?: question)?|"
-                        r"(?:changing|switching|change|switch) (?:the )?(?:subject|topics?)|on (?:a|another) (?:different |separate )?(?:note|topic))"
+                        r"(?:changing|switching|change|switch) (?:the )?(?:subject|topics?)|on (?:a|another) (?:different |separate )?(?:note|topic))\b"
                         r"(?:,? but)?\s*[:,;.!—–-]*\s*", re.I)
 _ELLIPTIC_START = re.compile(r"^\s*(and|but|what about|how about|and what about|what of|also|same for|why|how so)\b", re.I)
 _WORD = re.compile(r"[\w$%.,'’-]+")
@@ -218,7 +218,7 @@ def _substitute(previous: str, rest: str, specificity) -> str | None:
     if specificity is None:
         return None
     # the subject is a noun ("lithium", not "enough"), and no date ("Oct 2022")
-    nouns = {t.text for t in prev if t.pos_ in ("NOUN", "PROPN") and not t.ent_type_ in ("DATE", "TIME")}
+    nouns = {t.text for t in prev if t.pos_ in ("NOUN", "PROPN") and t.ent_type_ not in ("DATE", "TIME")}
     words = [w for w in content_words(previous) if not w[0].isdigit() and w in nouns]
     if not words:
         return None
