@@ -74,6 +74,9 @@ def test_followups_are_rewritten_with_the_previous_subject(corpus_engine):
     assert standalone("which one of them is opening a factory in Bac Ninh?", chips).startswith("which one of US chip companies is")
     assert "Australia and US" in standalone("What do they plan next?", ["What did Australia and the US agree in 2023?"])
     assert "companies" not in standalone("what's the total investment on it?", [*chips, "which one of them is opening a factory in Bac Ninh?"])
+    # "it" after "which smelter …?" is the smelter asked about, not another noun of that question
+    assert standalone("which state is it in?", ["Which smelter did the October 2025 proclamation exempt from the Copper Rule?"]) \
+        == "which state is the smelter in?"
     # "and for X in Y?": X's own place replaces the old one; "and for X?" keeps it
     previous = ["How much did EXIM approve for the two solar projects in Angola?"]
     assert standalone("and for the data center in Ghana?", previous) == "How much did EXIM approve for the data center in Ghana?"
