@@ -334,8 +334,9 @@ _NAME_TYPES = frozenset(_GROUPS)
 
 
 def _main_subject(prev, role: str = "") -> str | None:
-    """What "it" most likely refers to: the previous question's noun phrase in the same role
-    (object for an object), else its most specific named one."""
+    """What "it" most likely refers to: the thing the previous question asked about ("which
+    smelter …"), else its noun phrase in the same role (object for an object), else its most
+    specific named one."""
     asked = next((c for c in prev.noun_chunks if c[0].lower_ in ("what", "which") and len(c) > 1 and c.root.tag_ in ("NN", "NNP")
                   and c.root.pos_ in ("NOUN", "PROPN")), None)
     if asked is not None:  # "which smelter did … exempt? — which state is it in?": it is the smelter asked about
