@@ -19,7 +19,7 @@ from ..ingest.lexical import tokenize
 from . import limits, rewrite
 from .check import answer_name
 from .extractive import Draft, cite, write
-from .question import analyze
+from .question import analyze, spelled
 from .retrieve import Engine, Filters
 from .schema import Answer, Passage
 
@@ -85,13 +85,11 @@ def stream_answer(
             query = _standalone(question, history, k, engine, filters)
     else:
         query = _standalone(question, history, k, engine, filters)
-    passages = engine.retrieve(query, k=k, filters=filters, timings=timings)
+    query, analysis, passages = search(question, query, k, engine, filters, timings)
     t1 = time.perf_counter()
     if not passages:
         ans = Answer.abstention(question, query, passages, "no passages matched")
     else:
-        analysis = analyze(query, engine.index.lexical(), typed=question if query != question else None)
-        timings["analyze"] = time.perf_counter() - t1
         if llm:
             ans = yield from _llm_answer(question, query, passages, llm, engine, analysis)
         else:
@@ -103,8 +101,20 @@ def stream_answer(
     ans.passages = passages
     ans.writer = llm.split(":", 1)[0] if llm else "extractive"
     ans.flags = [*ans.flags, *cuts]
-    ans.timings = {"retrieve": t1 - t0, "write": t2 - t1, "total": t2 - t0, **{k_: v for k_, v in timings.items() if k_ != "retrieve"}}
+    ans.timings = {"retrieve": t1 - t0 - timings.get("analyze", 0.0), "write": t2 - t1, "total": t2 - t0, **{k_: v for k_, v in timings.items() if k_ != "retrieve"}}
     yield ans
+
+
+def search(question: str, query: str, k: int, engine: Engine, filters: Filters | None = None, timings: dict | None = None):
+    """(query, analysis, passages) for `query`, the standalone form of `question`: the query as
+    searched, put right where the index spells a word otherwise ("GlobalFoundires"), its analysis,
+    and the passages retrieved for it."""
+    t = time.perf_counter()
+    analysis = analyze(query, engine.index.lexical(), typed=question if query != question else None)
+    if timings is not None:
+        timings["analyze"] = time.perf_counter() - t
+    query = spelled(query, analysis.corrected)
+    return query, analysis, engine.retrieve(query, k=k, filters=filters, timings=timings)
 
 
 def from_draft(question: str, query: str, passages: list[Passage], draft: Draft) -> Answer:
@@ -130,10 +140,10 @@ def _answer_name(question: str, history: list[str] | None, k: int, engine: Engin
     if not history or not rewrite.may_name_answer(question):
         return None
     query = rewrite.standalone(history[-1], history[:-1], specificity=_specificity(engine))
-    lex = engine.index.lexical()
-    analysis = analyze(query, lex, typed=history[-1] if query != history[-1] else None)
+    analysis = analyze(query, engine.index.lexical(), typed=history[-1] if query != history[-1] else None)
     if analysis.atype not in ("person", "organization"):
         return None
+    query = spelled(query, analysis.corrected)
     passages = engine.retrieve(query, k=k, filters=filters)
     draft = write(analysis, query, passages, engine) if passages else None
     if not draft or draft.status != "answered" or not draft.chosen:

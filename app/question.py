@@ -181,8 +181,7 @@ def analyze(question: str, lex=None, typed: str | None = None) -> Analysis:
     text = typed_part(question)
     text = _APOSTROPHE.sub(lambda m: m.group(1) + ("'s" if m.group(2) == "s" else "n't"), text)  # "whats", "doesnt"
     corrected = _corrections(text, lex) if lex is not None else {}
-    for wrong, right in corrected.items():
-        text = re.sub(rf"\b{re.escape(wrong)}\b", right, text)
+    text = spelled(text, corrected)
     doc = _nlp()(text)
     a = Analysis(question=text, atype="description", corrected=corrected)
     _answer_type(doc, a)
@@ -669,6 +668,15 @@ def _span_of(text: str, phrase: str) -> tuple[int, int] | None:
     return (i, i + len(phrase)) if i >= 0 else None
 
 
+def spelled(text: str, corrected: dict[str, str]) -> str:
+    """`text` with the misspelt words of `Analysis.corrected` put right; a capitalised part may
+    end a camel-case name ("GlobalFoundires" -> "GlobalFoundries")."""
+    for wrong, right in corrected.items():
+        left = "(?<![A-Z])" if wrong[0].isupper() else "(?<![A-Za-z])"
+        text = re.sub(rf"{left}{re.escape(wrong)}\b", right, text)
+    return text
+
+
 def _corrections(text: str, lex) -> dict[str, str]:
     """Words of `text` that neither the index nor English knows, one edit away from a word the
     index does know ("califronia" -> california; "widen" stays "widen", never "biden")."""
@@ -743,9 +751,10 @@ def _declarative(rest: str) -> str | None:
     doc = _nlp()(" ".join(body))
     if doc[0].pos_ in ("VERB", "AUX"):
         return " ".join([aux, doc.text])  # "how many people | will work there": the wh-phrase is the subject
-    verb_at = next((t.i for t in doc if t.pos_ in ("VERB", "AUX") and t.i > 0), None)
+    clauses = {x.i for t in doc if t.dep_ == "relcl" for x in t.subtree}  # "the projects *that Commerce backed*"
+    verb_at = next((t.i for t in doc if t.pos_ in ("VERB", "AUX") and t.i > 0 and t.i not in clauses), None)
     if verb_at is None:
-        subj = [t for t in doc if t.dep_ in ("nsubj", "nsubjpass")]
+        subj = [t for t in doc if t.dep_ in ("nsubj", "nsubjpass") and t.i not in clauses]
         if subj and aux in ("is", "are", "was", "were"):  # "is the compact binding" -> "the compact is binding"
             end = max(x.i for x in subj[0].subtree) + 1
             return " ".join([doc[:end].text, aux, doc[end:].text]).strip()

@@ -41,18 +41,13 @@ def prepare(questions: list[Question], engine, k: int = 6, progress: bool = True
     """Retrieve, analyse and score every question once (what every threshold setting shares)."""
     from tqdm import tqdm
 
-    from ..app import rewrite
-    from ..app.answer import _specificity
+    from ..app.answer import _standalone, search
     from ..app.extractive import score
-    from ..app.question import analyze
 
     out = []
-    spec = _specificity(engine)
     for q in tqdm(questions, desc="prepare", unit="q", disable=not progress):
-        query = rewrite.standalone(q.question, list(q.history), specificity=spec)
-        passages = engine.retrieve(query, k=k)
-        a = analyze(query, engine.index.lexical(), typed=q.question if query != q.question else None) if passages else None
-        out.append(Prepared(q, query, passages, a, score(a, query, passages, engine) if passages else None))
+        query, a, passages = search(q.question, _standalone(q.question, list(q.history), k, engine, None), k, engine)
+        out.append(Prepared(q, query, passages, a if passages else None, score(a, query, passages, engine) if passages else None))
     return out
 
 

@@ -111,6 +111,27 @@ def test_small_misspellings_are_corrected_against_the_index_vocabulary(corpus_en
     assert "materials" in a.question.lower() or "materi" in " ".join(t for c in a.names for t in c.terms)
 
 
+def test_a_misspelt_part_of_a_camel_case_name_is_put_right_and_searched_as_the_index_spells_it(corpus_engine):
+    """"BlueOvall" is BlueOval (its second part one letter off): the question is analysed and
+    searched with the index's spelling, so it gets the same answer as the right spelling."""
+    from assay.app.answer import answer
+
+    a = analyze("Where is BlueOvall building its battery plant?", corpus_engine.index.lexical())
+    assert "BlueOval " in a.question and [c.text for c in a.names] == ["BlueOval"]
+    typo, right = (answer(q, engine=corpus_engine) for q in ("Where is BlueOvall building its battery plant?",
+                                                              "Where is BlueOval building its battery plant?"))
+    assert typo.query == right.query == "Where is BlueOval building its battery plant?"
+    assert typo.status == right.status != "abstained" and typo.text == right.text
+
+
+def test_a_question_with_a_relative_clause_is_restated_with_its_verb_after_the_whole_subject():
+    from assay.app.question import asked_clause
+
+    assert asked_clause(analyze("Where are the projects that Commerce backed for legacy chips?")) == \
+        "where the projects that Commerce backed for legacy chips are"
+    assert asked_clause(analyze("How many jobs will the plant create?")) == "how many jobs the plant will create"
+
+
 def test_a_misspelt_name_that_is_an_english_word_is_corrected_only_to_a_name(corpus_engine):
     """"Secretary Blinker" is Blinken (the corpus's name, one letter off); "the Forest Service"
     keeps its English word even though the corpus has "forces" and never "forest"."""
