@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..ingest.lexical import tokenize
-from .question import Analysis, Constraint, initialisms
+from .question import ORDINALS, Analysis, Constraint, initialisms, ordinals_of
 
 _MONEY = re.compile(r"(?:\$|US\$|A\$|C\$|€|£|¥)\s?\d|\b\d[\d,.]*\s*(?:million|billion|trillion)?\s*(?:dollars|usd|euros?|yen|pounds sterling)\b", re.I)
 _PERCENT = re.compile(r"\d[\d,.]*\s*(?:%|percent\b|per cent\b|percentage points?\b)", re.I)
@@ -115,6 +115,8 @@ def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title
     ev.carries, ev.answer = _carries(a, sentence, ents, terms, in_list, heading, similar)
     if a.atype == "reason" and ev.carries >= 1.0 and not _about_event(a, sentence):
         ev.carries = 0.5  # a purpose or cause, but not of the asked event ("why was X *chosen*")
+    if any(c.kind == "ordinal" for c, _ in ev.conflicts):
+        ev.carries = min(ev.carries, 0.5)  # about "the first phase" when the second was asked: not its answer
     return ev
 
 
@@ -141,6 +143,8 @@ def acronyms_met(c: Constraint, context: frozenset, raw: str) -> bool | None:
 
 
 def _meets(c: Constraint, context: frozenset, raw: str, sentence: str) -> bool:
+    if c.kind == "ordinal":
+        return c.rank in ordinals_of(c.terms[0], sentence) if c.terms else False
     if c.kind == "year":
         low = raw.lower()
         if c.text.lower() in low or all(y in low for y in c.terms):
@@ -182,7 +186,11 @@ def _together(terms: list[str], raw: str) -> bool:
 
 
 def _alternative(c: Constraint, sentence: str, ents, a: Analysis) -> str:
-    """What the sentence states in place of an unmet constraint (another year, another place), or ""."""
+    """What the sentence states in place of an unmet constraint (another year, another place,
+    another one of several: "the first phase" for "the second phase"), or ""."""
+    if c.kind == "ordinal":
+        other = ordinals_of(c.terms[0], sentence) if c.terms else set()
+        return f"the {next(w for w, r in ORDINALS.items() if r == min(other))} {c.terms[0]}" if other else ""
     if c.kind == "year":
         asked = set(c.terms)
         years = [y for y in re.findall(r"\b(?:19|20)\d{2}\b", sentence) if y not in asked]

@@ -214,7 +214,7 @@ def _score(a: Analysis, query: str, cands: list[Candidate], engine) -> None:
     own, carried = set(tokenize(typed_part(query))), carried_weight(query)  # a follow-up's carried context counts less when it has its own subject
     weights = {t: lex.idf(t) * (1.0 if t in own else carried) for t in qterms if t not in a.excluded}  # "apart from X": X is not asked
     total = sum(weights.values()) or 1.0
-    named = {t for k in a.constraints for t in k.terms}
+    named = {t for k in a.constraints if k.kind != "ordinal" for t in k.terms}
     pweights = {t: lex.idf(t) for t in a.terms if t not in named}  # what is asked about the subject
     ptotal = sum(pweights.values())
     leads = _lead_ins(cands)
@@ -298,8 +298,9 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
             return bonus > LIST_ENUM_BONUS, c.ev.carries >= 1.0 and not c.in_list, c.score + bonus
 
         lead = max(answers, key=rank)
-    else:
-        lead = max(answers, key=lambda c: (c.ev.carries, c.score) if a.atype == "description" else (c.score + 0.05 * c.ev.carries, 0))
+    else:  # "what's in the second phase?": a sentence about the second phase leads, before one about the plan
+        named_one = [c for c in answers if any(k.kind == "ordinal" for k in c.ev.met)]
+        lead = max(named_one or answers, key=lambda c: (c.ev.carries, c.score) if a.atype == "description" else (c.score + 0.05 * c.ev.carries, 0))
     if _opens_list(lead):  # "… several challenges remain:" says nothing without the items it opens
         items = expand_list(lead, about, cands)
         if items and items[0] is lead and len(items) > 2:
@@ -314,6 +315,8 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
             continue
         if c.ev.carries < 0.8 and a.atype not in ("description", "yesno", "reason"):
             continue  # a support sentence must add an asked-for fact
+        if any(k.kind == "ordinal" for k, _ in c.ev.conflicts):
+            continue  # about another one of them ("the first phase")
         if a.atype in _ONE_VALUE and c.passage.article_id != lead.passage.article_id and c.pcov <= lead.pcov:
             continue  # one amount, date or place is asked: another article's is another fact, unless it says more of what was asked
         if any(float(c.vec @ x.vec) > 0.92 for x in chosen):

@@ -11,7 +11,8 @@
   be about. Names come from spaCy's NER on the question, from its proper-noun runs, and from the
   index's own entity vocabulary matched case-insensitively, so "what did the department of energy
   give acme minerals in texas?" finds all three names; words the index does not know are first
-  corrected against its vocabulary ("califronia" -> california).
+  corrected against its vocabulary ("califronia" -> california). An ordinal ("the *second* phase")
+  is a soft constraint: a sentence about that one leads, one about another one never answers.
 
 The analysis is language-level only (spaCy's tokens, tags, lemmas and entities); whether a
 sentence answers is decided in check.py.
@@ -105,16 +106,17 @@ _NAME_LABELS = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC"
 
 @dataclass
 class Constraint:
-    """Something the answer must be about: a name, or a year."""
+    """Something the answer must be about: a name, a year, or which one of several ("the second phase")."""
 
     text: str  # as the question says it
-    kind: str  # "name" | "year"
+    kind: str  # "name" | "year" | "ordinal" ("the second phase": terms are the noun's, `rank` the place)
     group: str = ""  # person | organization | place | norp | thing (names); "" for years
     required: bool = True  # False: descriptive (an adjective of nationality), scopes nothing by itself
     terms: list[str] = field(default_factory=list)  # tokenize() terms that must all occur
     carried: bool = False  # brought in from an earlier turn by the follow-up rewrite, not typed in this question
     setting: bool = False  # where it was said or done ("at the APEC event"): met anywhere in the sentence's article
     aliases: list[str] = field(default_factory=list)  # acronyms that stand for it ("doi" for "Interior"), as terms
+    rank: int = 0  # ordinals: 2 for "the second phase"
 
     @property
     def article_wide(self) -> bool:
@@ -540,10 +542,45 @@ def _constraints(doc, a: Analysis, lex) -> list[Constraint]:
             out.append(Constraint(text=m.group(0), kind="year", terms=[year, end_year]))
         else:
             out.append(Constraint(text=m.group(0), kind="year", terms=[year]))
+    # 6. ordinals: "the second phase" prefers sentences about that phase, never those about another one
+    for t in doc:
+        rank = ORDINALS.get(t.lower_)
+        if rank and t.dep_ == "amod" and t.head.pos_ == "NOUN" and t.head.i > t.i:
+            out.append(Constraint(text=f"{t.text} {t.head.text}", kind="ordinal", required=False,
+                                  terms=tokenize(t.head.lemma_), rank=rank))
     for c in out:
         if c.kind == "name":
             c.aliases = _aliases(c, lex)
     return out
+
+
+ORDINALS = {w: i + 1 for i, w in enumerate("first second third fourth fifth sixth seventh eighth ninth tenth".split())}
+ORDINALS |= {f"{i}{'st' if i == 1 else 'nd' if i == 2 else 'rd' if i == 3 else 'th'}": i for i in range(1, 11)}
+_COUNTED = {w: i + 1 for i, w in enumerate("one two three four five six seven eight nine ten".split())}
+_COUNTED |= {w.lower(): i + 1 for i, w in enumerate("I II III IV V VI VII VIII IX X".split())} | {str(i): i for i in range(1, 11)}
+
+
+def ordinals_of(term: str, text: str) -> set[int]:
+    """Which ones of `term` (a noun's term) `text` speaks of: {1} for "the first phase", {2} for
+    "Phase II" or "phase two", {1, 2} for "the first and second phases"."""
+    words = re.findall(r"[\w-]+|[^\w\s]", text)
+    found: set[int] = set()
+    for i, w in enumerate(words):
+        if tokenize(w) != [term]:
+            continue
+        for j in range(i - 1, max(-1, i - 5), -1):  # "the first primary vanadium mine", "the first and second phases"
+            low = words[j].lower()
+            if low in ORDINALS:
+                found.add(ORDINALS[low])
+            elif not words[j][0].isalnum() or low in _FUNCTION_WORDS:
+                break
+        after = words[i + 1] if i + 1 < len(words) else ""
+        if after.lower() in _COUNTED and (after.isupper() or after.islower() or after.isdigit()):
+            found.add(_COUNTED[after.lower()])  # "Phase II", "phase two"
+    return found
+
+
+_FUNCTION_WORDS = frozenset("the a an this that these those its their his her our of in on at for to by with from as".split())
 
 
 _GOVERNMENT_BODY = re.compile(r"^(?:u\.s\. )?(?:department|ministry|secretary|office|bureau|agency) of (?:the )?(\w+)$")

@@ -233,3 +233,20 @@ def test_one_amount_asked_is_not_padded_with_another_articles_amount(tmp_path):
                  "semiconductors?", engine=engine)
     assert ans.status == "answered" and "$2 billion" in ans.sentences[0].text, ans.text
     assert len({c.article_id for c in ans.citations}) == 1, ans.text
+
+
+def test_the_second_one_asked_is_answered_by_the_sentence_about_the_second_not_the_first(tmp_path):
+    """"What's in the second phase?" of a plan whose first phase has more words in common with the
+    question: the second phase's sentence leads, and no sentence about the first phase is quoted."""
+    doc = ("# Adjusting imports of semiconductors\n\n7. In light of these findings, the Secretary recommended a two-phase "
+           "plan of action to adjust imports of semiconductors.\n\nIn the first phase, the United States would continue "
+           "trade negotiations with foreign jurisdictions. The Secretary also recommended, as part of this first phase of "
+           "the plan, immediately imposing a 25 percent tariff on a narrow category of semiconductors.\n\nIn the second "
+           "phase, after trade negotiations have concluded, the Secretary recommended broader tariffs on semiconductors "
+           "at a significant rate.\n\n8. The Secretary shall monitor imports of semiconductors.\n")
+    engine = _engine_over(tmp_path, {"chips.md": doc})
+    for question, history in (("What's in the second phase of the Secretary's plan for semiconductor imports?", None),
+                              ("what about the second one?", ["What's in the first phase of the Secretary's plan for semiconductor imports?"])):
+        ans = answer(question, history, engine=engine)
+        assert ans.status == "answered" and ans.sentences[0].text.startswith("In the second phase"), ans.text
+        assert "first phase" not in ans.text, ans.text

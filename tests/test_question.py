@@ -402,3 +402,15 @@ def test_a_nationality_no_passage_has_is_missing_and_its_country_meets_it(corpus
     lex = corpus_engine.index.lexical()
     assert _names_nowhere(a, [india], lex) == ["Pakistani"]
     assert _names_nowhere(a, [pakistan], lex) == []
+
+
+def test_which_one_of_several_a_text_speaks_of():
+    from assay.app.question import ordinals_of
+
+    assert analyze("What's in the second phase?").constraints[-1].rank == 2
+    assert ordinals_of("phase", "In the second phase, after talks") == {2}
+    assert ordinals_of("phase", "as part of this first phase of the plan") == {1}
+    assert ordinals_of("phase", "Phase II begins") == ordinals_of("phase", "phase two begins") == {2}
+    assert ordinals_of("phase", "the first and second phases") == {1, 2}
+    assert ordinals_of("mine", "the first primary vanadium mine") == {1}
+    assert ordinals_of("phase", "a two-phase plan") == ordinals_of("phase", "the first of its phases") == set()
