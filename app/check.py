@@ -123,6 +123,12 @@ def check(a: Analysis, sentence: str, ents: list[tuple[int, int, str]], *, title
 # ---------------------------------------------------------------- constraints
 
 
+def defined_term(sentence: str) -> str:
+    """The term a definition defines ("The term “critical minerals” means …" -> critical minerals), or ""."""
+    m = _TERM_DEFINED.search(sentence)
+    return m.group(1) if m else ""
+
+
 def _date_words(day: str) -> str:
     """"2025-04-15" -> "2025 April": a question may name the date an article carries."""
     parts = (day or "").split("-")
@@ -331,9 +337,10 @@ def _carries(a: Analysis, sentence: str, ents, terms: frozenset, in_list: bool, 
         return 0.5, ""
     if kind == "description" and _DEFINES.search(sentence):
         term = _TERM_DEFINED.search(sentence)
-        named = {t for c in a.names if not c.article_wide for t in c.terms}  # what is to be defined (not whose term it is)
+        names = [c for c in a.names if not c.article_wide]  # what is to be defined (not whose term it is)
+        names = [c for c in names if c.required] or names  # "'processed critical minerals' … in the Section 232 order"
         defined = set(tokenize(term.group(1))) if term else set(terms)
-        if not (named <= defined if named else (defined & set(a.terms) if term else True)):
+        if not (any(set(c.terms) <= defined for c in names) if names else (defined & set(a.terms) if term else True)):
             return 0.85, ""  # the definition of another term ("critical minerals" for "processed critical minerals")
         return 1.0, ""  # "The term “X” means …", "X is a …": the definition leads
     return (0.85, "") if kind == "description" else (1.0, "")  # yes/no: the constraints and the relevance decide

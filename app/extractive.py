@@ -26,7 +26,7 @@ import numpy as np
 
 from ..ingest.lexical import tokenize
 from ..ingest.split import sentence_spans
-from .check import Evidence, check, contrary_change, contrary_count
+from .check import Evidence, check, contrary_change, contrary_count, defined_term
 from .question import Analysis
 from .retrieve import next_chunk_id
 from .rewrite import carried_weight, typed_part
@@ -317,6 +317,8 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
             continue  # a support sentence must add an asked-for fact
         if any(k.kind == "ordinal" for k, _ in c.ev.conflicts):
             continue  # about another one of them ("the first phase")
+        if a.atype == "description" and lead.ev.carries >= 1.0 and c.ev.carries < 1.0 and defined_term(c.text):
+            continue  # the asked term's definition leads: another term's definition adds nothing
         if a.atype in _ONE_VALUE and c.passage.article_id != lead.passage.article_id and c.pcov <= lead.pcov:
             continue  # one amount, date or place is asked: another article's is another fact, unless it says more of what was asked
         if any(float(c.vec @ x.vec) > 0.92 for x in chosen):
@@ -328,7 +330,13 @@ def _answered(a: Analysis, answers: list[Candidate], about: list[Candidate], can
     first_seen: dict[str, int] = {}
     for pos, c in enumerate(rest):
         first_seen.setdefault(c.passage.article_id, pos)
-    rest.sort(key=lambda c: (c.passage.article_id != lead.passage.article_id, first_seen[c.passage.article_id], c.start))
+    same = lead.passage.article_id
+
+    def beside(c: Candidate) -> bool:  # the sentence the lead leans on, or the one that leans on the lead
+        return c.passage.article_id == same and ((0 < c.start - lead.end <= 2 and bool(_ANAPHOR.match(c.text)))
+                                                 or (0 < lead.start - c.end <= 2 and bool(_ANAPHOR.match(lead.text))))
+
+    rest.sort(key=lambda c: (not beside(c), c.passage.article_id != same, first_seen[c.passage.article_id], c.start))
     chosen = [lead, *rest]
     return Draft("answered", chosen, ["answer"] + ["support"] * (len(chosen) - 1), confidence=round(lead.score, 3))
 

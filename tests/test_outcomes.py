@@ -250,3 +250,21 @@ def test_the_second_one_asked_is_answered_by_the_sentence_about_the_second_not_t
         ans = answer(question, history, engine=engine)
         assert ans.status == "answered" and ans.sentences[0].text.startswith("In the second phase"), ans.text
         assert "first phase" not in ans.text, ans.text
+
+
+def test_the_asked_terms_definition_leads_with_what_it_leans_on_and_no_other_terms_definition(tmp_path):
+    """"What does 'processed critical minerals' mean in the Section 232 order?": the definition of that
+    term leads, not the one of "critical minerals" (more words in common), and the sentence that
+    continues it ("These activities …") follows it at once."""
+    doc = ("# Section 232 order on processed critical minerals\n\nSection 1. Purpose. For the United States to manufacture "
+           "derivative products, it must have ready access to processed critical minerals. An investigation under "
+           "section 232 is necessary.\n\nSec. 2. Definitions. As used in this order:\n\n(a) The term “critical minerals” "
+           "means those minerals included in the Critical Minerals List published by the United States Geological Survey.\n\n"
+           "(b) The term “processed critical minerals” refers to critical minerals that have undergone the activities that "
+           "occur after ore is extracted from a mine. These activities specifically occur beginning from the point at which "
+           "ores are converted into oxide concentrates and converted into metals, metal powders, and master alloys.\n\n"
+           "Sec. 3. The Secretary shall report within 180 days.\n")
+    ans = _answered_first(tmp_path, doc, "What does 'processed critical minerals' mean in the Section 232 order?",
+                          "The term “processed critical minerals” refers to")
+    assert ans.sentences[1].text.startswith("These activities"), ans.text
+    assert "Critical Minerals List" not in ans.text, ans.text
