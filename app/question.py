@@ -594,12 +594,16 @@ def _name_initials(words: list[str]) -> set[str]:
 
 
 def initialisms(text: str) -> set[str]:
-    """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE), and
+    """Initials of the capitalised name runs in `text` ("Department of Energy" -> DOE and DE) and of
+    two capitalised words in a row ("Electric Vehicle" -> EV), and
     of any three to five words in a row ("liquefied natural gas" -> LNG)."""
     words = re.findall(r"[A-Za-z][\w’'-]*", text)
     out = {"".join(w[0] for w in words[i : i + n]).upper() for n in (3, 4, 5) for i in range(len(words) - n + 1)}
     for m in re.finditer(r"(?:[A-Z][\w’'-]*(?:\s+(?:of|for|the|on|in|to|at|&)\s+(?:the\s+)?|\s+))+[A-Z][\w’'-]*", text):
-        out |= _name_initials(m.group(0).split())
+        run = m.group(0).split()
+        out |= _name_initials(run)
+        caps = [w for w in run if w[0].isupper()]
+        out |= {a[0] + b[0] for a, b in zip(caps, caps[1:])}  # "Electric Vehicle Charging Action Plan" -> EV
     return out
 
 

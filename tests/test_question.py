@@ -414,3 +414,14 @@ def test_which_one_of_several_a_text_speaks_of():
     assert ordinals_of("phase", "the first and second phases") == {1, 2}
     assert ordinals_of("mine", "the first primary vanadium mine") == {1}
     assert ordinals_of("phase", "a two-phase plan") == ordinals_of("phase", "the first of its phases") == set()
+
+
+def test_an_acronym_is_met_by_two_capitalised_words_of_a_title():
+    """"the EV charging action plan" is the article titled "… Electric Vehicle Charging Action Plan"."""
+    from assay.app.check import check
+
+    a = analyze("Which automakers does the EV charging action plan say are signing lithium deals?")
+    ev = check(a, "Automakers are also signing contracts that leverage domestic supply, including Ford and GM.", [],
+               title="FACT SHEET: The Biden-Harris Electric Vehicle Charging Action Plan")
+    assert [c.text for c in ev.unmet] == [] and "EV" in [c.text for c in ev.met]
+    assert "EV" not in [c.text for c in check(a, "Automakers are signing contracts.", [], title="FACT SHEET: Lithium Plan").met]
